@@ -1,0 +1,1 @@
+"""The GPU-backed web service that the pipeline ships."""

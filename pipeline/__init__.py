@@ -1,0 +1,1 @@
+"""The agent-dk delivery pipeline: settings, command builders, one runner and the operations."""

@@ -1,0 +1,65 @@
+"""Glue between the invoke tasks and the pipeline: logging, error handling, shared lookups."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from invoke.exceptions import Exit
+
+from pipeline import gitinfo, validate
+from pipeline.config import REPO_ROOT, Settings, load_settings
+from pipeline.errors import PipelineError
+from pipeline.remote import SSHRunner
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+log = logging.getLogger("agent_dk")
+
+
+def setup_logging() -> None:
+    if log.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if "AGENT_DK_DEBUG" in __import__("os").environ else logging.INFO)
+    log.propagate = False
+
+
+def reports_errors(task_body: Callable[P, R]) -> Callable[P, R]:
+    """Turn pipeline errors into one ERROR line and the error's exit code, without a traceback."""
+
+    @functools.wraps(task_body)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        setup_logging()
+        try:
+            return task_body(*args, **kwargs)
+        except PipelineError as error:
+            print(f"ERROR: {error}", file=sys.stderr)
+            raise Exit(code=error.exit_code) from None
+        except KeyboardInterrupt:
+            print("ERROR: interrupted", file=sys.stderr)
+            raise Exit(code=130) from None
+
+    return wrapper
+
+
+def settings() -> Settings:
+    loaded = load_settings()
+    log.debug("settings: %s", loaded.env_file or "process environment only")
+    return loaded
+
+
+def resolve_version(version: str | None) -> str:
+    if version:
+        return validate.version_tag(version)
+    return gitinfo.default_version(REPO_ROOT)
+
+
+def ssh_runner(loaded: Settings) -> SSHRunner:
+    return SSHRunner(loaded.target(), loaded.secrets())

@@ -1,0 +1,18 @@
+"""HTTP probes that run on the target, against ports it publishes."""
+
+from __future__ import annotations
+
+
+def http_get(url: str, *, timeout_seconds: float) -> list[str]:
+    """Fetch a URL; curl exits non-zero on connection errors and on HTTP status >= 400."""
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"invalid probe URL {url!r}")
+    return ["curl", "--silent", "--show-error", "--fail", "--max-time", f"{timeout_seconds:g}", "--", url]
+
+
+def local_url(publish_address: str, port: int, path: str) -> str:
+    """Return the URL the target uses to reach its own published port."""
+    address = "127.0.0.1" if publish_address in ("0.0.0.0", "::") else publish_address
+    if ":" in address:
+        address = f"[{address}]"
+    return f"http://{address}:{port}{path}"

@@ -1,0 +1,36 @@
+"""Version identity from the git work tree the pipeline runs in."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from pipeline.errors import InputError
+
+DIRTY_SUFFIX = "-dirty"
+
+
+def _git(*args: str, cwd: Path) -> str:
+    try:
+        completed = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=30
+        )
+    except FileNotFoundError:
+        raise InputError("git not found: install git, or pass --version") from None
+    if completed.returncode != 0:
+        raise InputError(f"git {' '.join(args)} failed in {cwd}: {completed.stderr.strip()}; pass --version instead")
+    return completed.stdout.strip()
+
+
+def head_sha(cwd: Path) -> str:
+    return _git("rev-parse", "HEAD", cwd=cwd)
+
+
+def is_dirty(cwd: Path) -> bool:
+    return bool(_git("status", "--porcelain", "--untracked-files=no", cwd=cwd))
+
+
+def default_version(cwd: Path) -> str:
+    """Return HEAD's short SHA, with a -dirty suffix when tracked files have uncommitted changes."""
+    short = _git("rev-parse", "--short=12", "HEAD", cwd=cwd)
+    return short + (DIRTY_SUFFIX if is_dirty(cwd) else "")

@@ -40,8 +40,9 @@ def build_image(settings: Settings, runner: Runner, *, version: str, git_sha: st
     }
     log.info("build: %s from %s", image_ref, settings.base_image)
     runner.run(
-        docker.build(image_ref, build_args=build_args, context=str(REPO_ROOT),
-                     dockerfile=str(REPO_ROOT / "Dockerfile")),
+        docker.build(
+            image_ref, build_args=build_args, context=str(REPO_ROOT), dockerfile=str(REPO_ROOT / "Dockerfile")
+        ),
         timeout=BUILD_TIMEOUT_SECONDS,
     )
     return image_ref
@@ -62,6 +63,8 @@ def push_image(settings: Settings, runner: Runner, *, version: str) -> str:
         runner.run(docker.push(image_ref), timeout=PUSH_TIMEOUT_SECONDS)
     except RemoteCommandError as error:
         if "No such image" in error.stderr or "does not exist" in error.stderr:
-            raise RemoteCommandError(f"image {image_ref} is not on this machine: run `invoke build --version={version}` first") from None
+            raise RemoteCommandError(
+                f"image {image_ref} is not on this machine: run `invoke build --version={version}` first"
+            ) from None
         raise
     return image_ref

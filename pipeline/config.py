@@ -27,8 +27,15 @@ DEFAULT_ENV_FILES = (REPO_ROOT / ".env", REPO_ROOT / ".env.sandbox")
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 
 ENVIRONMENT_KEYS = {
-    "aliases", "github_environment", "branch", "port", "container", "approval", "gpus",
-    "ready_timeout", "stop_timeout",
+    "aliases",
+    "github_environment",
+    "branch",
+    "port",
+    "container",
+    "approval",
+    "gpus",
+    "ready_timeout",
+    "stop_timeout",
 }
 REQUIRED_ENVIRONMENT_KEYS = {"branch", "port", "container"}
 TOP_LEVEL_KEYS = {"project", "defaults", "environments"}
@@ -172,7 +179,9 @@ def _text_or_file(values: Mapping[str, str], name: str, *, secret: bool) -> str:
         raise InputError(f"{name}_FILE {path_value!r} not found: give the path of an existing file") from None
     except (PermissionError, IsADirectoryError, UnicodeDecodeError) as error:
         kind = "private key" if secret else "known_hosts"
-        raise InputError(f"{name}_FILE {path_value!r} cannot be read as a {kind} file: {error.__class__.__name__}") from None
+        raise InputError(
+            f"{name}_FILE {path_value!r} cannot be read as a {kind} file: {error.__class__.__name__}"
+        ) from None
 
 
 def choose_env_file(environ: Mapping[str, str]) -> Path | None:
@@ -185,9 +194,7 @@ def choose_env_file(environ: Mapping[str, str]) -> Path | None:
     return next((path for path in DEFAULT_ENV_FILES if path.is_file()), None)
 
 
-def load_settings(
-    config_path: Path = DEFAULT_CONFIG, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(config_path: Path = DEFAULT_CONFIG, environ: Mapping[str, str] | None = None) -> Settings:
     """Load deploy.toml and the environment file, validating every value that is set."""
     environ = os.environ if environ is None else environ
     env_file = choose_env_file(environ)
@@ -195,13 +202,26 @@ def load_settings(
     if env_file is not None:
         values.update({key: value for key, value in dotenv_values(env_file).items() if value is not None})
     values.update({key: value for key, value in environ.items() if key in KNOWN_VARIABLES})
-    values = {key: value.strip() if key not in ("SSH_KEY", "SSH_KNOWN_HOSTS") else value for key, value in values.items()}
+    values = {
+        key: value.strip() if key not in ("SSH_KEY", "SSH_KNOWN_HOSTS") else value for key, value in values.items()
+    }
     return _settings_from(load_config(config_path), values, env_file)
 
 
 KNOWN_VARIABLES = {
-    "SSH_HOST", "SSH_PORT", "SSH_USER", "SSH_KEY", "SSH_KEY_FILE", "SSH_KNOWN_HOSTS", "SSH_KNOWN_HOSTS_FILE",
-    "REGISTRY", "REGISTRY_USERNAME", "REGISTRY_PASSWORD", "PUBLISH_ADDRESS", "BASE_IMAGE", "BUILD_CA_CERT",
+    "SSH_HOST",
+    "SSH_PORT",
+    "SSH_USER",
+    "SSH_KEY",
+    "SSH_KEY_FILE",
+    "SSH_KNOWN_HOSTS",
+    "SSH_KNOWN_HOSTS_FILE",
+    "REGISTRY",
+    "REGISTRY_USERNAME",
+    "REGISTRY_PASSWORD",
+    "PUBLISH_ADDRESS",
+    "BASE_IMAGE",
+    "BUILD_CA_CERT",
     "GPUS_OVERRIDE",
 }
 

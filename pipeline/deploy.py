@@ -102,6 +102,19 @@ def show_failure_logs(runner: Runner, name: str) -> None:
     log.error("last %d log lines of %s:\n%s", FAILURE_LOG_LINES, name, output or "(no output)")
 
 
+def start_container(runner: Runner, env: Environment, spec: docker.AppRun) -> None:
+    try:
+        runner.run(docker.run_app(spec))
+    except RemoteCommandError as error:
+        if "could not select device driver" in error.stderr:
+            raise DeployFailed(
+                f"environment {env.name} requests GPUs (gpus = {env.gpus!r}) but the Docker engine on "
+                f"{runner.where} has no NVIDIA runtime: install the NVIDIA Container Toolkit there, "
+                'or set gpus = "none" in deploy.toml'
+            ) from None
+        raise
+
+
 def recover_interrupted(runner: Runner, env: Environment) -> ContainerState | None:
     """Put back a previous container that an interrupted deploy left renamed, and return the current one."""
     current = read_container(runner, env.container)
@@ -144,7 +157,6 @@ def deploy(
                 f"{env.name} already serves version {version} from {image} since {current.started_at}; "
                 "nothing to do (--force replaces the container)"
             )
-            log.info("deploy: %s", message)
             return DeployResult(env.name, version, image, public_url, False, time.monotonic() - started, message)
         log.info("deploy: %s runs %s but does not answer with it; replacing it", env.container, image)
 
@@ -164,7 +176,7 @@ def deploy(
         gpus=env.gpus,
     )
     try:
-        runner.run(docker.run_app(spec))
+        start_container(runner, env, spec)
         wait_until_serving(runner, env, env.container, version, url)
     except (DeployFailed, RemoteCommandError) as error:
         if read_container(runner, env.container) is not None:
@@ -182,5 +194,4 @@ def deploy(
         runner.run(docker.remove(previous_name(env)))
     seconds = time.monotonic() - started
     message = f"{env.name} serves version {version} at {public_url} ({seconds:.1f} s)"
-    log.info("deploy: %s", message)
     return DeployResult(env.name, version, image, public_url, True, seconds, message)

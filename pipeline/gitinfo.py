@@ -12,9 +12,7 @@ DIRTY_SUFFIX = "-dirty"
 
 def _git(*args: str, cwd: Path) -> str:
     try:
-        completed = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=30
-        )
+        completed = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=30)
     except FileNotFoundError:
         raise InputError("git not found: install git, or pass --version") from None
     if completed.returncode != 0:

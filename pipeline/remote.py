@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import logging
 import shlex
-import socket
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
@@ -71,8 +70,14 @@ class _BaseRunner:
     def _finish(self, result: Result, *, check: bool, quiet: bool) -> Result:
         command = self.mask(shlex.join(result.argv))
         level = logging.DEBUG if quiet else logging.INFO
-        log.log(level, "  [%s %.2fs] %s%s", self.where, result.seconds, command,
-                "" if result.ok else f" (exit {result.exit_code})")
+        log.log(
+            level,
+            "  [%s %.2fs] %s%s",
+            self.where,
+            result.seconds,
+            command,
+            "" if result.ok else f" (exit {result.exit_code})",
+        )
         if check and not result.ok:
             raise RemoteCommandError(
                 f"command failed on {self.where} with exit code {result.exit_code}: {command}"
@@ -112,15 +117,21 @@ class LocalRunner(_BaseRunner):
         started = time.monotonic()
         try:
             completed = subprocess.run(
-                list(argv), input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
+                list(argv),
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
                 stdin=None if stdin is not None else subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
             raise self._timed_out(argv, timeout) from None
         except FileNotFoundError:
             raise RemoteCommandError(f"{argv[0]} not found on this machine: install it or fix PATH") from None
-        result = Result(tuple(argv), completed.returncode, completed.stdout, completed.stderr,
-                        time.monotonic() - started)
+        result = Result(
+            tuple(argv), completed.returncode, completed.stdout, completed.stderr, time.monotonic() - started
+        )
         return self._finish(result, check=check, quiet=quiet)
 
     def close(self) -> None:
@@ -132,10 +143,12 @@ class _RejectUnknownHost(paramiko.MissingHostKeyPolicy):
         self.port = port
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        line = f"{hostname} {key.get_name()} {key.get_base64()}"
         raise HostKeyError(
-            f"host key of {hostname} is not in the configured known_hosts; it offered {fingerprint(key)}. "
-            f"If that fingerprint is the server's (check on the server: ssh-keygen -lf /etc/ssh/ssh_host_{_short_type(key)}_key.pub), "
-            f"add its line to SSH_KNOWN_HOSTS, for example from: ssh-keyscan -p {self.port} HOST"
+            f"host key of {hostname} is not in SSH_KNOWN_HOSTS; the server offered {fingerprint(key)}. "
+            "Compare that fingerprint with the one the server prints for "
+            f"`ssh-keygen -lf /etc/ssh/ssh_host_{_short_type(key)}_key.pub`; if they match, trust it by adding "
+            f"this line to SSH_KNOWN_HOSTS: {line}"
         )
 
 
@@ -191,7 +204,7 @@ class SSHRunner(_BaseRunner):
             ) from None
         except HostKeyError:
             raise
-        except (OSError, socket.timeout, paramiko.SSHException, EOFError) as error:
+        except (TimeoutError, OSError, paramiko.SSHException, EOFError) as error:
             raise ConnectionFailed(f"cannot connect to {self.where}: {error or error.__class__.__name__}") from None
         log.debug("  connected to %s in %.2fs", self.where, time.monotonic() - started)
         self._connection = connection
@@ -221,8 +234,7 @@ class SSHRunner(_BaseRunner):
         except (OSError, EOFError, paramiko.SSHException) as error:
             self._connection = None
             raise ConnectionFailed(f"SSH connection to {self.where} failed during a command: {error}") from None
-        result = Result(tuple(argv), completed.exited, completed.stdout, completed.stderr,
-                        time.monotonic() - started)
+        result = Result(tuple(argv), completed.exited, completed.stdout, completed.stderr, time.monotonic() - started)
         return self._finish(result, check=check, quiet=quiet)
 
     def close(self) -> None:

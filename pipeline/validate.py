@@ -24,8 +24,13 @@ USER_PATTERN = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 GPUS_PATTERN = re.compile(r"all|none|device=[0-9]+(?:,[0-9]+)*")
 # An image reference as `docker run` accepts it: [registry/]repository[:tag][@digest].
 IMAGE_PATTERN = re.compile(
-    r"(?:" + REGISTRY_PATTERN.pattern + r"/)?" + REPOSITORY_PATTERN.pattern
-    + r"(?::" + TAG_PATTERN.pattern + r")?(?:@sha256:[a-f0-9]{64})?"
+    r"(?:"
+    + REGISTRY_PATTERN.pattern
+    + r"/)?"
+    + REPOSITORY_PATTERN.pattern
+    + r"(?::"
+    + TAG_PATTERN.pattern
+    + r")?(?:@sha256:[a-f0-9]{64})?"
 )
 
 
@@ -37,7 +42,9 @@ def version_tag(value: str, *, source: str = "--version") -> str:
 
 def registry(value: str, *, source: str = "REGISTRY") -> str:
     if "://" in value:
-        raise InputError(f"invalid {source} {value!r}: give host[:port] without a scheme, e.g. registry.example.internal:5000")
+        raise InputError(
+            f"invalid {source} {value!r}: give host[:port] without a scheme, e.g. registry.example.internal:5000"
+        )
     lowered = value.lower()
     if not REGISTRY_PATTERN.fullmatch(lowered):
         raise InputError(f"invalid {source} {value!r}: expected a registry host name or address with an optional :port")
@@ -56,7 +63,8 @@ def repository(value: str, *, source: str) -> str:
     lowered = value.lower()
     if not REPOSITORY_PATTERN.fullmatch(lowered):
         raise InputError(
-            f"invalid {source} {value!r}: a repository is lowercase letters, digits and the separators '.', '_', '-' and '/'"
+            f"invalid {source} {value!r}: a repository is lowercase letters, digits "
+            "and the separators '.', '_', '-' and '/'"
         )
     return lowered
 
@@ -70,7 +78,8 @@ def image(value: str, *, source: str) -> str:
 def container_name(value: str, *, source: str) -> str:
     if not CONTAINER_NAME_PATTERN.fullmatch(value):
         raise InputError(
-            f"invalid {source} {value!r}: a container name starts with a letter or digit and continues with letters, digits, '_', '.' or '-'"
+            f"invalid {source} {value!r}: a container name starts with a letter or digit "
+            "and continues with letters, digits, '_', '.' or '-'"
         )
     return value
 
@@ -100,7 +109,7 @@ def user(value: str, *, source: str) -> str:
 
 def gpus(value: str, *, source: str) -> str:
     if not isinstance(value, str) or not GPUS_PATTERN.fullmatch(value):
-        raise InputError(f"invalid {source} {value!r}: expected \"all\", \"none\" or \"device=0,1\"")
+        raise InputError(f'invalid {source} {value!r}: expected "all", "none" or "device=0,1"')
     return value
 
 

@@ -99,14 +99,23 @@ class AppRun:
 
 def run_app(spec: AppRun) -> list[str]:
     argv = [
-        "docker", "run", "--detach",
-        "--name", _operand(spec.name),
-        "--publish", f"{spec.publish_address}:{spec.host_port}:{APP_PORT}",
-        "--restart", "unless-stopped",
-        "--label", f"{ENV_LABEL}={spec.environment}",
-        "--label", f"{ROLE_LABEL}=app",
-        "--label", f"{VERSION_LABEL}={spec.version}",
-        "--env", f"APP_ENV={spec.environment}",
+        "docker",
+        "run",
+        "--detach",
+        "--name",
+        _operand(spec.name),
+        "--publish",
+        f"{spec.publish_address}:{spec.host_port}:{APP_PORT}",
+        "--restart",
+        "unless-stopped",
+        "--label",
+        f"{ENV_LABEL}={spec.environment}",
+        "--label",
+        f"{ROLE_LABEL}=app",
+        "--label",
+        f"{VERSION_LABEL}={spec.version}",
+        "--env",
+        f"APP_ENV={spec.environment}",
     ]
     for name, value in spec.env.items():
         argv += ["--env", f"{name}={value}"]

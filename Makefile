@@ -1,0 +1,68 @@
+# Front door to the pipeline. Every target calls invoke or nox, which carry the logic.
+# Variables: ENV (uat, stg, prod), VERSION (image tag), ENV_FILE (settings file).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+INVOKE := $(BIN)/invoke
+NOX := $(BIN)/nox
+SANDBOX_ENV := .env.sandbox
+ENV ?=
+VERSION ?=
+VERSION_FLAG := $(if $(VERSION),--version=$(VERSION))
+
+.PHONY: help venv demo test lint unit integration build push deploy status sandbox-up sandbox-down sandbox-status clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements/dev.txt requirements/app.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	touch $@
+
+venv: $(BIN)/.installed ## Install the Python dependencies into .venv
+
+demo: venv sandbox-up ## Build, push and deploy to uat on the local sandbox
+	AGENT_DK_ENV_FILE=$(SANDBOX_ENV) $(INVOKE) build $(VERSION_FLAG) push $(VERSION_FLAG) deploy --env=uat $(VERSION_FLAG)
+	@echo "The service answers at http://127.0.0.1:18080 :"
+	curl -s 127.0.0.1:18080/version; echo
+
+test: venv ## Lint, then run the unit and integration tests (needs the sandbox)
+	$(NOX) -s lint tests
+
+lint: venv ## Run ruff, flake8 and shellcheck
+	$(NOX) -s lint
+
+unit: venv ## Run the unit tests
+	$(NOX) -s unit
+
+integration: venv ## Run the integration tests against the sandbox
+	$(NOX) -s integration
+
+build: venv ## Build the image (VERSION=tag)
+	$(INVOKE) build $(VERSION_FLAG)
+
+push: venv ## Push the image (VERSION=tag)
+	$(INVOKE) push $(VERSION_FLAG)
+
+deploy: venv ## Deploy to an environment (ENV=uat|stg|prod, VERSION=tag)
+	$(INVOKE) deploy --env=$(ENV) $(VERSION_FLAG)
+
+status: venv ## Show what an environment runs (ENV=uat|stg|prod)
+	$(INVOKE) status --env=$(ENV)
+
+sandbox-up: ## Start the local sandbox server (Docker, registry, SSH); needs root
+	bash scripts/sandbox.sh up
+
+sandbox-down: ## Stop the sandbox's services
+	bash scripts/sandbox.sh down
+
+sandbox-status: ## Show whether the sandbox's services answer
+	bash scripts/sandbox.sh status
+
+clean: ## Remove the virtualenv and caches (the sandbox stays)
+	rm -rf $(VENV) .nox .pytest_cache .ruff_cache

@@ -1,0 +1,115 @@
+"""The shared sandbox and the test images, each made once per test run."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SANDBOX_ENV_FILE = REPO / ".env.sandbox"
+REGISTRY = "127.0.0.1:5000"
+REPOSITORY = f"{REGISTRY}/agent-dk"
+UAT_PORT = 18080
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    env: dict[str, str]
+
+    def invoke(self, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 600):
+        return subprocess.run(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=REPO,
+            env={**self.env, **(extra_env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def docker(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
+        # The sandbox's engine is this machine's, so tests read its state directly.
+        completed = subprocess.run(
+            ["docker", *args], input=stdin, capture_output=True, text=True, timeout=600, check=False
+        )
+        if check and completed.returncode != 0:
+            raise AssertionError(f"docker {' '.join(args)} failed: {completed.stderr}")
+        return completed.stdout
+
+    def snapshot(self) -> list[str]:
+        """Return the state of every container: what a change on the server would alter."""
+        rows = self.docker("ps", "--all", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}} {{.Image}}")
+        result = []
+        for row in sorted(rows.splitlines()):
+            container_id = row.split()[0]
+            details = self.docker(
+                "inspect", "--format", "{{.State.StartedAt}} {{.RestartCount}} {{.Config.Image}}", container_id
+            )
+            result.append(f"{row} {details.strip()}")
+        return result
+
+    def container_id(self, name: str) -> str | None:
+        output = self.docker("inspect", "--format", "{{.Id}}", name, check=False).strip()
+        return output or None
+
+
+def http_version(port: int) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/version", timeout=3) as response:
+            return json.load(response)["version"]
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Sandbox:
+    if not SANDBOX_ENV_FILE.is_file():
+        pytest.fail(f"{SANDBOX_ENV_FILE} not found: start the sandbox first with `make sandbox-up` (as root)")
+    status = subprocess.run(
+        ["bash", str(REPO / "scripts" / "sandbox.sh"), "status"], capture_output=True, text=True, check=False
+    )
+    if status.returncode != 0:
+        pytest.fail(f"the sandbox does not answer; run `make sandbox-up`:\n{status.stdout}{status.stderr}")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SSH_", "REGISTRY"))}
+    env["AGENT_DK_ENV_FILE"] = str(SANDBOX_ENV_FILE)
+    return Sandbox(env=env)
+
+
+@dataclass(frozen=True)
+class ReleaseImages:
+    v1: str
+    v2: str
+    crashing: str
+
+
+CRASHING_DOCKERFILE = """\
+FROM {base}
+ENV APP_VERSION={version}
+CMD ["/opt/venv/bin/python", "-c", "import sys; print('fake crash at start', file=sys.stderr); sys.exit(3)"]
+"""
+
+
+@pytest.fixture(scope="session")
+def images(sandbox: Sandbox) -> ReleaseImages:
+    """Build and push two releases through the tasks, and one that crashes at start."""
+    run_id = secrets.token_hex(3)
+    versions = ReleaseImages(v1=f"it-{run_id}-v1", v2=f"it-{run_id}-v2", crashing=f"it-{run_id}-crash")
+    for version in (versions.v1, versions.v2):
+        completed = sandbox.invoke("build", f"--version={version}", "push", f"--version={version}")
+        assert completed.returncode == 0, completed.stderr
+    dockerfile = CRASHING_DOCKERFILE.format(base=f"{REPOSITORY}:{versions.v1}", version=versions.crashing)
+    sandbox.docker(
+        "build", "--quiet", "--label", f"org.opencontainers.image.version={versions.crashing}",
+        "--tag", f"{REPOSITORY}:{versions.crashing}", "-", stdin=dockerfile,
+    )  # fmt: skip
+    sandbox.docker("push", "--quiet", f"{REPOSITORY}:{versions.crashing}")
+    return versions

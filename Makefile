@@ -28,8 +28,8 @@ venv: $(BIN)/.installed ## Install the Python dependencies into .venv
 
 demo: venv sandbox-up ## Build, push and deploy to uat on the local sandbox
 	AGENT_DK_ENV_FILE=$(SANDBOX_ENV) $(INVOKE) build $(VERSION_FLAG) push $(VERSION_FLAG) deploy --env=uat $(VERSION_FLAG)
-	@echo "The service answers at http://127.0.0.1:18080 :"
-	curl -s 127.0.0.1:18080/version; echo
+	@echo "uat answers on http://127.0.0.1:18080; curl -s 127.0.0.1:18080/version returns:"
+	@curl -s 127.0.0.1:18080/version; echo
 
 test: venv ## Lint, then run the unit and integration tests (needs the sandbox)
 	$(NOX) -s lint tests

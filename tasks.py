@@ -24,8 +24,13 @@ def build(c: Context, version: str | None = None) -> None:
     """Build the service image on this machine."""
     loaded = settings()
     version = resolve_version(version)
-    sha = gitinfo.head_sha(REPO_ROOT)
-    image_ref = build_ops.build_image(loaded, LocalRunner(loaded.secrets()), version=version, git_sha=sha)
+    image_ref = build_ops.build_image(
+        loaded,
+        LocalRunner(loaded.secrets()),
+        version=version,
+        git_sha=gitinfo.head_sha(REPO_ROOT),
+        build_time=gitinfo.build_time(REPO_ROOT),
+    )
     print(image_ref)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.commands import docker
@@ -28,14 +27,14 @@ def stage_ca_cert(source: Path | None) -> None:
     log.info("build: trusting the extra CA certificate %s", source)
 
 
-def build_image(settings: Settings, runner: Runner, *, version: str, git_sha: str) -> str:
+def build_image(settings: Settings, runner: Runner, *, version: str, git_sha: str, build_time: str) -> str:
     image_ref = settings.image_ref(version)
     stage_ca_cert(settings.build_ca_cert)
     build_args = {
         "BASE_IMAGE": settings.base_image,
         "APP_VERSION": version,
         "GIT_SHA": git_sha,
-        "BUILD_TIME": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "BUILD_TIME": build_time,
         "SOURCE_URL": settings.source_url or "unknown",
     }
     log.info("build: %s from %s", image_ref, settings.base_image)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.errors import InputError
@@ -32,3 +33,15 @@ def default_version(cwd: Path) -> str:
     """Return HEAD's short SHA, with a -dirty suffix when tracked files have uncommitted changes."""
     short = _git("rev-parse", "--short=12", "HEAD", cwd=cwd)
     return short + (DIRTY_SUFFIX if is_dirty(cwd) else "")
+
+
+def build_time(cwd: Path) -> str:
+    """Return HEAD's commit time in UTC for a clean tree, else now.
+
+    A rebuild of the same commit then gets the same labels and layers, so its digest does not
+    change and redeploying it is a no-op.
+    """
+    if is_dirty(cwd):
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    epoch = int(_git("log", "-1", "--format=%ct", "HEAD", cwd=cwd))
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

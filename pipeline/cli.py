@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from invoke.exceptions import Exit
@@ -14,6 +17,7 @@ from pipeline import gitinfo, validate
 from pipeline.config import REPO_ROOT, Settings, load_settings
 from pipeline.errors import PipelineError
 from pipeline.remote import SSHRunner
+from pipeline.server import EnvContext
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,7 +31,7 @@ def setup_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     log.addHandler(handler)
-    log.setLevel(logging.DEBUG if "AGENT_DK_DEBUG" in __import__("os").environ else logging.INFO)
+    log.setLevel(logging.DEBUG if os.environ.get("AGENT_DK_DEBUG") else logging.INFO)
     log.propagate = False
 
 
@@ -63,3 +67,20 @@ def resolve_version(version: str | None) -> str:
 
 def ssh_runner(loaded: Settings) -> SSHRunner:
     return SSHRunner(loaded.target(), loaded.secrets())
+
+
+@dataclass
+class SSHContext(EnvContext):
+    runner: SSHRunner
+
+
+@contextmanager
+def env_context(loaded: Settings, env_name: str | None) -> Iterator[SSHContext]:
+    """Validate the environment and the target, then yield a context whose connection closes after."""
+    environment = loaded.environment(env_name)
+    target = loaded.target()
+    runner = SSHRunner(target, loaded.secrets())
+    try:
+        yield SSHContext(settings=loaded, env=environment, target=target, runner=runner)
+    finally:
+        runner.close()

@@ -7,7 +7,6 @@ environment override the file, so CI secrets need no file at all.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from pipeline import validate
+from pipeline.environments import Environment, environments_from, load_config
 from pipeline.errors import InputError
 from pipeline.secret import Secret
 from pipeline.sshkeys import load_private_key, parse_known_hosts
@@ -25,38 +25,7 @@ DEFAULT_CONFIG = REPO_ROOT / "deploy.toml"
 ENV_FILE_VARIABLE = "AGENT_DK_ENV_FILE"
 DEFAULT_ENV_FILES = (REPO_ROOT / ".env", REPO_ROOT / ".env.sandbox")
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
-
-ENVIRONMENT_KEYS = {
-    "aliases",
-    "github_environment",
-    "branch",
-    "port",
-    "container",
-    "approval",
-    "gpus",
-    "ready_timeout",
-    "stop_timeout",
-}
-REQUIRED_ENVIRONMENT_KEYS = {"branch", "port", "container"}
-TOP_LEVEL_KEYS = {"project", "defaults", "environments"}
-PROJECT_KEYS = {"image", "source"}
-DEFAULT_KEYS = {"ready_timeout", "stop_timeout"}
-
-
-@dataclass(frozen=True)
-class Environment:
-    """One deploy environment from deploy.toml."""
-
-    name: str
-    aliases: tuple[str, ...]
-    github_environment: str
-    branch: str
-    port: int
-    container: str
-    approval: bool
-    gpus: str
-    ready_timeout: float
-    stop_timeout: float
+DEFAULT_PROXY_IMAGE = "nginx:stable"
 
 
 @dataclass(frozen=True)
@@ -89,6 +58,7 @@ class Settings:
     base_image: str = DEFAULT_BASE_IMAGE
     build_ca_cert: Path | None = None
     gpus_override: str | None = None
+    proxy_image: str = DEFAULT_PROXY_IMAGE
 
     def environment(self, name: str | None) -> Environment:
         """Resolve an environment name or alias, or raise InputError listing the valid ones."""
@@ -100,7 +70,7 @@ class Settings:
         for env in self.environments.values():
             if name == env.name or name in env.aliases:
                 if self.gpus_override is not None:
-                    return _replace_gpus(env, self.gpus_override)
+                    return env.with_gpus(self.gpus_override)
                 return env
         raise InputError(f"unknown environment {name!r}: valid environments are {choices}")
 
@@ -153,12 +123,6 @@ class Settings:
 
 
 SECRET_VARIABLES = ("SSH_KEY", "REGISTRY_PASSWORD")
-
-
-def _replace_gpus(env: Environment, gpus: str) -> Environment:
-    values = {name: getattr(env, name) for name in env.__dataclass_fields__}
-    values["gpus"] = gpus
-    return Environment(**values)
 
 
 def _source_name(values: Mapping[str, str], name: str) -> str:
@@ -223,6 +187,7 @@ KNOWN_VARIABLES = {
     "BASE_IMAGE",
     "BUILD_CA_CERT",
     "GPUS_OVERRIDE",
+    "PROXY_IMAGE",
 }
 
 
@@ -250,88 +215,12 @@ def _settings_from(config: dict[str, Any], values: dict[str, str], env_file: Pat
     return Settings(
         image_name=validate.repository(project.get("image", "agent-dk"), source="deploy.toml project.image"),
         source_url=str(project.get("source", "")),
-        environments=_environments_from(config),
+        environments=environments_from(config),
         env_file=env_file,
         values=values,
         registry=registry,
         base_image=validate.image(values.get("BASE_IMAGE") or DEFAULT_BASE_IMAGE, source="BASE_IMAGE"),
         build_ca_cert=ca_cert,
         gpus_override=gpus_override,
-    )
-
-
-def load_config(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as stream:
-            config = tomllib.load(stream)
-    except FileNotFoundError:
-        raise InputError(f"{path} not found: the environments file is required") from None
-    except tomllib.TOMLDecodeError as error:
-        raise InputError(f"invalid {path.name}: {error}") from None
-    _reject_unknown(config, TOP_LEVEL_KEYS, path.name)
-    _reject_unknown(config.get("project", {}), PROJECT_KEYS, "[project]")
-    _reject_unknown(config.get("defaults", {}), DEFAULT_KEYS, "[defaults]")
-    return config
-
-
-def _reject_unknown(table: Mapping[str, Any], valid: set[str], where: str) -> None:
-    unknown = sorted(set(table) - valid)
-    if unknown:
-        raise InputError(f"unknown key {unknown[0]!r} in {where}: valid keys are {', '.join(sorted(valid))}")
-
-
-def _environments_from(config: dict[str, Any]) -> dict[str, Environment]:
-    tables = config.get("environments")
-    if not isinstance(tables, dict) or not tables:
-        raise InputError("deploy.toml has no [environments.<name>] tables: define at least one environment")
-    defaults = config.get("defaults", {})
-    environments: dict[str, Environment] = {}
-    seen_ports: dict[int, str] = {}
-    seen_names: dict[str, str] = {}
-    for name, table in tables.items():
-        where = f"[environments.{name}]"
-        if not isinstance(table, dict):
-            raise InputError(f"{where} must be a table")
-        _reject_unknown(table, ENVIRONMENT_KEYS, where)
-        missing = sorted(REQUIRED_ENVIRONMENT_KEYS - set(table))
-        if missing:
-            raise InputError(f"missing {', '.join(missing)} in {where}")
-        env = _environment_from(name, table, defaults, where)
-        for label in (env.name, *env.aliases):
-            if label in seen_names:
-                raise InputError(f"environment name {label!r} in {where} is already used by {seen_names[label]}")
-            seen_names[label] = where
-        if env.port in seen_ports:
-            raise InputError(f"port {env.port} in {where} is already used by {seen_ports[env.port]}")
-        seen_ports[env.port] = where
-        environments[name] = env
-    return environments
-
-
-def _environment_from(name: str, table: dict[str, Any], defaults: dict[str, Any], where: str) -> Environment:
-    aliases = table.get("aliases", [])
-    if not isinstance(aliases, list) or not all(isinstance(alias, str) and alias for alias in aliases):
-        raise InputError(f"invalid aliases in {where}: expected a list of names")
-    approval = table.get("approval", False)
-    if not isinstance(approval, bool):
-        raise InputError(f"invalid approval {approval!r} in {where}: expected true or false")
-    branch = table["branch"]
-    if not isinstance(branch, str) or not branch or branch.startswith("-") or any(c.isspace() for c in branch):
-        raise InputError(f"invalid branch {branch!r} in {where}: expected a git branch name")
-    validate.container_name(name, source=f"environment name {name!r}")
-    return Environment(
-        name=name,
-        aliases=tuple(aliases),
-        github_environment=str(table.get("github_environment", name)),
-        branch=branch,
-        port=validate.port(table["port"], source=f"port in {where}"),
-        container=validate.container_name(str(table["container"]), source=f"container in {where}"),
-        approval=approval,
-        gpus=validate.gpus(table.get("gpus", "none"), source=f"gpus in {where}"),
-        ready_timeout=validate.positive_number(
-            table.get("ready_timeout", defaults.get("ready_timeout", 60)), source=f"ready_timeout in {where}"
-        ),
-        stop_timeout=validate.positive_number(
-            table.get("stop_timeout", defaults.get("stop_timeout", 10)), source=f"stop_timeout in {where}"
-        ),
+        proxy_image=validate.image(values.get("PROXY_IMAGE") or DEFAULT_PROXY_IMAGE, source="PROXY_IMAGE"),
     )

@@ -1,29 +1,35 @@
-"""Deploy one version to one environment: stop the old container, start the new one, verify.
+"""Deploy one version to one environment behind its proxy.
 
-The old container is renamed, not removed, until the new one has proven itself on the
-environment's port, so a failed start puts the old version back.
+Blue-green (the default): start the new release beside the serving one, wait until Docker
+reports it healthy and it reports the new version, point the proxy at it with a graceful nginx
+reload, verify through the external port, then stop the old release after the drain timeout.
+The old release serves until the new one is proven, so a failure leaves it untouched.
+
+Recreate (for GPUs that cannot hold two copies): stop the old release first, then the same
+health gate; on failure the old release is started again.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
+import secrets
+import shlex
 import time
 from dataclasses import dataclass
 
+from pipeline import history, proxy, retention, setup
 from pipeline.build import login
 from pipeline.commands import docker, probe
-from pipeline.config import Environment, Settings, Target
-from pipeline.containers import ContainerState, digest_ref, read_container
+from pipeline.commands import proxy as nginx
+from pipeline.containers import ContainerState, ReleaseRow, digest_ref, list_releases, read_container
 from pipeline.errors import DeployFailed, RemoteCommandError
-from pipeline.remote import Runner
+from pipeline.readiness import read_version, show_failure, wait_for_external, wait_ready
+from pipeline.server import EnvContext
 
 log = logging.getLogger("agent_dk")
 
 PULL_TIMEOUT_SECONDS = 900
-PROBE_TIMEOUT_SECONDS = 2.0
-POLL_INTERVAL_SECONDS = 0.5
-FAILURE_LOG_LINES = 30
 
 
 @dataclass(frozen=True)
@@ -31,167 +37,236 @@ class DeployResult:
     environment: str
     version: str
     image: str
-    url: str
+    container: str
     changed: bool
-    seconds: float
     message: str
+    seconds_to_serving: float = 0.0
+    seconds_total: float = 0.0
 
 
-def previous_name(env: Environment) -> str:
-    return f"{env.container}-previous"
+def release_alias(container_name: str) -> str:
+    """Return a short DNS-safe network alias for a release container (names can exceed 63 characters)."""
+    return "r-" + hashlib.sha256(container_name.encode()).hexdigest()[:12]
 
 
-def pull(settings: Settings, runner: Runner, version: str) -> str:
+def pull(ctx: EnvContext, version: str) -> str:
     """Pull the version's image on the target and return its repository@sha256 reference."""
-    image_ref = settings.image_ref(version)
-    login(settings, runner)
+    image_ref = ctx.settings.image_ref(version)
+    login(ctx.settings, ctx.runner)
     try:
-        runner.run(docker.pull(image_ref), timeout=PULL_TIMEOUT_SECONDS)
+        ctx.runner.run(docker.pull(image_ref), timeout=PULL_TIMEOUT_SECONDS)
     except RemoteCommandError as error:
         raise DeployFailed(
-            f"cannot pull {image_ref} on {runner.where}: {error.stderr.strip() or error}. "
+            f"cannot pull {image_ref} on {ctx.runner.where}: {error.stderr.strip() or error}. "
             f"Is the version pushed? Run `invoke build push --version={version}`"
         ) from None
-    inspected = runner.run(docker.repo_digests(image_ref), quiet=True)
-    pinned = digest_ref(inspected.stdout, settings.image_repository())
+    inspected = ctx.runner.run(docker.repo_digests(image_ref), quiet=True)
+    pinned = digest_ref(inspected.stdout, ctx.settings.image_repository())
     if pinned is None:
-        raise DeployFailed(f"{image_ref} has no registry digest on {runner.where}; push it again and retry")
+        raise DeployFailed(f"{image_ref} has no registry digest on {ctx.runner.where}; push it again and retry")
     return pinned
 
 
-def read_version(runner: Runner, url: str) -> str | None:
-    """Return the version that `url` reports, or None if it does not answer with valid JSON."""
-    result = runner.run(probe.http_get(url, timeout_seconds=PROBE_TIMEOUT_SECONDS), check=False, quiet=True)
-    if not result.ok:
-        return None
+def find_serving(ctx: EnvContext, rows: list[ReleaseRow]) -> tuple[ContainerState | None, bool]:
+    """Return the container that serves the port now, and whether it is the old proxy-less layout."""
+    front = proxy.read_proxy(ctx)
+    if front is not None and front.role != "proxy":
+        return front, True
+    alias = proxy.read_upstream(ctx)
+    for row in rows:
+        if alias and row.alias == alias and row.state == "running":
+            return read_container(ctx.runner, row.name), False
+    return None, False
+
+
+def choose_name(ctx: EnvContext, version: str, rows: list[ReleaseRow], serving: str | None) -> str:
+    base = f"{ctx.env.container}-{version}"
+    if base == serving:
+        # The same tag again (--force, or a new digest): a fresh container needs a name of its own.
+        return f"{base}-{secrets.token_hex(3)}"
+    if any(row.name == base for row in rows):
+        ctx.runner.run(docker.remove(base, force=True))
+    return base
+
+
+def start_release(ctx: EnvContext, name: str, image: str, version: str) -> None:
+    spec = docker.Release(
+        name=name,
+        alias=release_alias(name),
+        image=image,
+        environment=ctx.env.name,
+        version=version,
+        network=ctx.env.network,
+        env_file=ctx.app_env_file,
+        memory=ctx.env.memory,
+        pids_limit=ctx.env.pids_limit,
+        gpus=ctx.env.gpus,
+    )
     try:
-        return str(json.loads(result.stdout)["version"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def wait_until_serving(runner: Runner, env: Environment, name: str, version: str, url: str) -> None:
-    """Poll until `url` reports `version`; raise DeployFailed on a crash or at the deadline."""
-    deadline = time.monotonic() + env.ready_timeout
-    last_seen: str | None = None
-    while True:
-        state = read_container(runner, name)
-        if state is None:
-            raise DeployFailed(f"container {name} disappeared while starting")
-        if state.status in ("exited", "dead") or state.restart_count > 0:
-            raise DeployFailed(
-                f"container {name} crashed while starting (status {state.status}, exit code {state.exit_code}, "
-                f"restarts {state.restart_count})"
-            )
-        seen = read_version(runner, url)
-        if seen == version:
-            return
-        last_seen = seen or last_seen
-        if time.monotonic() >= deadline:
-            detail = f"it serves version {last_seen!r}" if last_seen else "it never answered"
-            raise DeployFailed(
-                f"{url} did not report version {version} within {env.ready_timeout:g} s ({detail}); "
-                "raise ready_timeout in deploy.toml if the service needs longer to start"
-            )
-        time.sleep(POLL_INTERVAL_SECONDS)
-
-
-def show_failure_logs(runner: Runner, name: str) -> None:
-    result = runner.run(docker.logs(name, FAILURE_LOG_LINES), check=False, quiet=True)
-    output = (result.stdout + result.stderr).strip()
-    log.error("last %d log lines of %s:\n%s", FAILURE_LOG_LINES, name, output or "(no output)")
-
-
-def start_container(runner: Runner, env: Environment, spec: docker.AppRun) -> None:
-    try:
-        runner.run(docker.run_app(spec))
+        ctx.runner.run(docker.run_release(spec))
     except RemoteCommandError as error:
         if "could not select device driver" in error.stderr:
             raise DeployFailed(
-                f"environment {env.name} requests GPUs (gpus = {env.gpus!r}) but the Docker engine on "
-                f"{runner.where} has no NVIDIA runtime: install the NVIDIA Container Toolkit there, "
+                f"environment {ctx.env.name} requests GPUs (gpus = {ctx.env.gpus!r}) but the Docker engine on "
+                f"{ctx.runner.where} has no NVIDIA runtime: install the NVIDIA Container Toolkit there, "
                 'or set gpus = "none" in deploy.toml'
             ) from None
-        raise
+        raise DeployFailed(f"cannot start {name}: {error}") from None
 
 
-def recover_interrupted(runner: Runner, env: Environment) -> ContainerState | None:
-    """Put back a previous container that an interrupted deploy left renamed, and return the current one."""
-    current = read_container(runner, env.container)
-    previous = read_container(runner, previous_name(env))
-    if previous is None:
-        return current
-    if current is None:
-        log.warning("deploy: an earlier deploy was interrupted; restoring %s as %s", previous.name, env.container)
-        runner.run(docker.rename(previous.name, env.container))
-        return read_container(runner, env.container)
-    log.info("deploy: removing %s left by an earlier deploy", previous.name)
-    runner.run(docker.remove(previous.name, force=True))
-    return current
+def fail_release(ctx: EnvContext, name: str, image: str, version: str, reason: str) -> None:
+    """Show why a release failed, stop it and record the failure."""
+    show_failure(ctx.runner, name)
+    ctx.runner.run(docker.stop(name, ctx.env.stop_timeout), check=False, timeout=ctx.env.stop_timeout + 30)
+    history.append(ctx, history.new_record(version, image, name, history.FAILED, reason))
 
 
-def restore_previous(runner: Runner, env: Environment, had_previous: bool) -> str:
-    runner.run(docker.remove(env.container, force=True), check=False)
-    if not had_previous:
-        return "no earlier version existed to restore"
-    runner.run(docker.rename(previous_name(env), env.container))
-    runner.run(docker.start(env.container))
-    return f"restored the previous container {env.container}"
-
-
-def deploy(
-    settings: Settings, runner: Runner, target: Target, env: Environment, version: str, *, force: bool = False
-) -> DeployResult:
+def migrate_legacy(ctx: EnvContext, legacy: ContainerState, alias: str, version: str) -> float:
+    """Hand the port from a proxy-less container to a new proxy; return the handover in seconds."""
+    proxy.write_config(ctx, nginx.render_config(ctx.env, alias))
+    retired = f"{ctx.env.container}-{legacy.version or 'legacy'}-{secrets.token_hex(3)}"
+    log.warning(
+        "deploy: %s serves port %d directly (the old layout); moving it behind a proxy, "
+        "which closes the port for a moment",
+        ctx.env.container,
+        ctx.env.port,
+    )
     started = time.monotonic()
-    url = probe.local_url(target.publish_address, env.port, "/version")
-    public_url = f"http://{target.publish_address}:{env.port}"
-    log.info("deploy: %s version %s to %s on %s", env.name, version, env.container, runner.where)
+    ctx.runner.run(docker.stop(legacy.name, ctx.env.stop_timeout), timeout=ctx.env.stop_timeout + 30)
+    ctx.runner.run(docker.rename(legacy.name, retired))
+    try:
+        proxy.create(ctx)
+        wait_for_external(ctx, version)
+    except (DeployFailed, RemoteCommandError):
+        ctx.runner.run(docker.remove(ctx.env.container, force=True), check=False)
+        ctx.runner.run(docker.rename(retired, legacy.name))
+        ctx.runner.run(docker.start(legacy.name))
+        raise
+    handover = time.monotonic() - started
+    log.warning("deploy: migrated to the proxy layout; the port was closed for %.1f s", handover)
+    return handover
 
-    image = pull(settings, runner, version)
-    log.info("deploy: %s is %s", settings.image_ref(version), image)
-    current = recover_interrupted(runner, env)
 
-    if current is not None and current.running and current.image == image and not force:
-        if read_version(runner, url) == version:
-            message = (
-                f"{env.name} already serves version {version} from {image} since {current.started_at}; "
-                "nothing to do (--force replaces the container)"
-            )
-            return DeployResult(env.name, version, image, public_url, False, time.monotonic() - started, message)
-        log.info("deploy: %s runs %s but does not answer with it; replacing it", env.container, image)
+def deploy(ctx: EnvContext, version: str, *, force: bool = False) -> DeployResult:
+    started = time.monotonic()
+    env = ctx.env
+    log.info("deploy: %s version %s (%s) on %s", env.name, version, env.strategy, ctx.runner.where)
+    setup.ensure_state(ctx)
+    setup.ensure_network(ctx)
+    image = pull(ctx, version)
+    log.info("deploy: %s is %s", ctx.settings.image_ref(version), image)
 
-    had_previous = current is not None
-    if current is not None:
-        log.info("deploy: stopping %s (version %s)", env.container, current.version or "unknown")
-        runner.run(docker.stop(env.container, env.stop_timeout), timeout=env.stop_timeout + 30)
-        runner.run(docker.rename(env.container, previous_name(env)))
+    rows = list_releases(ctx.runner, env.name)
+    serving, legacy = find_serving(ctx, rows)
+    external_url = probe.local_url(ctx.target.publish_address, env.port, "/version")
+    already_serving = serving is not None and serving.running and serving.image == image and not force
+    if already_serving and serving and read_version(ctx.runner, external_url) == version:
+        message = (
+            f"{env.name} already serves version {version} from {image} since {serving.started_at}; "
+            "nothing to do (--force starts a fresh container)"
+        )
+        return DeployResult(env.name, version, image, serving.name, False, message)
 
-    spec = docker.AppRun(
-        name=env.container,
-        image=image,
+    name = choose_name(ctx, version, rows, serving.name if serving else None)
+    alias = release_alias(name)
+    stopped_old = False
+    if env.strategy == "recreate" and serving is not None and not legacy:
+        log.info("deploy: recreate: stopping %s before starting %s", serving.name, name)
+        ctx.runner.run(docker.stop(serving.name, env.stop_timeout), timeout=env.stop_timeout + 30)
+        stopped_old = True
+
+    start_release(ctx, name, image, version)
+    try:
+        wait_ready(ctx, name, version)
+    except DeployFailed as error:
+        fail_release(ctx, name, image, version, str(error))
+        kept = restart_old(ctx, serving) if stopped_old else f"{serving.name} still serves" if serving else ""
+        raise DeployFailed(f"deploy of {version} to {env.name} failed: {error}. {kept}".rstrip(". ")) from None
+
+    if legacy and serving is not None:
+        migrate_legacy(ctx, serving, alias, version)
+    else:
+        previous_config = switch_proxy(ctx, alias, name, image, version, serving)
+        try:
+            wait_for_external(ctx, version)
+        except DeployFailed as error:
+            proxy.restore(ctx, previous_config)
+            fail_release(ctx, name, image, version, str(error))
+            raise DeployFailed(f"deploy of {version} to {env.name} failed after the switch: {error}") from None
+    seconds_to_serving = time.monotonic() - started
+    history.append(ctx, history.new_record(version, image, name, history.SERVING))
+
+    if serving is not None and not stopped_old and not legacy:
+        log.info("deploy: draining %s for %g s, then stopping it", serving.name, env.drain_timeout)
+        time.sleep(env.drain_timeout)
+        ctx.runner.run(docker.stop(serving.name, env.stop_timeout), timeout=env.stop_timeout + 30)
+    retention.prune(ctx, serving=name)
+    total = time.monotonic() - started
+    message = (
+        f"{env.name} serves version {version} from {name} at "
+        f"http://{ctx.target.publish_address}:{env.port} ({seconds_to_serving:.1f} s, {total:.1f} s with drain)"
+    )
+    return DeployResult(env.name, version, image, name, True, message, seconds_to_serving, total)
+
+
+def switch_proxy(
+    ctx: EnvContext, alias: str, name: str, image: str, version: str, serving: ContainerState | None
+) -> str | None:
+    outcome = proxy.ensure_running(ctx, alias)
+    log.info("deploy: %s", outcome)
+    try:
+        return proxy.switch(ctx, alias)
+    except DeployFailed as error:
+        fail_release(ctx, name, image, version, str(error))
+        kept = f"; {serving.name} still serves" if serving else ""
+        raise DeployFailed(f"deploy of {version} to {ctx.env.name} failed: {error}{kept}") from None
+
+
+def restart_old(ctx: EnvContext, serving: ContainerState | None) -> str:
+    """Start the release that a recreate deploy stopped, and report whether it serves again."""
+    if serving is None:
+        return ""
+    ctx.runner.run(docker.start(serving.name), check=False)
+    try:
+        wait_ready(ctx, serving.name, serving.version or "")
+    except DeployFailed as error:
+        return f"{serving.name} was started again but is not ready: {error}"
+    return f"{serving.name} (version {serving.version}) serves again"
+
+
+def plan(ctx: EnvContext, version: str) -> list[str]:
+    """Describe what a deploy would do, with the exact commands, without changing anything."""
+    env = ctx.env
+    image_ref = ctx.settings.image_ref(version)
+    rows = list_releases(ctx.runner, env.name)
+    serving, legacy = find_serving(ctx, rows)
+    name = f"{env.container}-{version}"
+    if serving is not None and serving.name == name:
+        name += "-<random>"
+    release = docker.Release(
+        name=name,
+        alias=release_alias(name),
+        image=f"{ctx.settings.image_repository()}@<digest of {image_ref}>",
         environment=env.name,
         version=version,
-        publish_address=target.publish_address,
-        host_port=env.port,
+        network=env.network,
+        env_file=ctx.app_env_file,
+        memory=env.memory,
+        pids_limit=env.pids_limit,
         gpus=env.gpus,
     )
-    try:
-        start_container(runner, env, spec)
-        wait_until_serving(runner, env, env.container, version, url)
-    except (DeployFailed, RemoteCommandError) as error:
-        if read_container(runner, env.container) is not None:
-            show_failure_logs(runner, env.container)
-        restored = restore_previous(runner, env, had_previous)
-        if had_previous and current is not None and current.version:
-            try:
-                wait_until_serving(runner, env, env.container, current.version, url)
-                restored += f", which serves version {current.version} again"
-            except DeployFailed as restore_error:
-                restored += f", but it does not serve again: {restore_error}"
-        raise DeployFailed(f"deploy of {version} to {env.name} failed: {error}; {restored}") from None
-
-    if had_previous:
-        runner.run(docker.remove(previous_name(env)))
-    seconds = time.monotonic() - started
-    message = f"{env.name} serves version {version} at {public_url} ({seconds:.1f} s)"
-    return DeployResult(env.name, version, image, public_url, True, seconds, message)
+    current = f"{serving.name} (version {serving.version})" if serving else "nothing"
+    commands = [docker.pull(image_ref)]
+    if env.strategy == "recreate" and serving is not None:
+        commands.append(docker.stop(serving.name, env.stop_timeout))
+    commands += [docker.run_release(release), docker.proxy_test(env.container), docker.proxy_reload(env.container)]
+    if serving is not None and env.strategy == "blue-green":
+        commands.append(docker.stop(serving.name, env.stop_timeout))
+    lines = [
+        f"plan for {env.name} on {ctx.runner.where} ({env.strategy}):",
+        f"  now serving: {current}{' without a proxy (the old layout; it will be migrated)' if legacy else ''}",
+        f"  new release: {name} from {image_ref}, health gate {env.ready_timeout:g} s, drain {env.drain_timeout:g} s",
+        "  commands:",
+    ]
+    lines += [f"    {ctx.runner.mask(shlex.join(argv))}" for argv in commands]
+    return lines

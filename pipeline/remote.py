@@ -237,6 +237,12 @@ class SSHRunner(_BaseRunner):
         result = Result(tuple(argv), completed.exited, completed.stdout, completed.stderr, time.monotonic() - started)
         return self._finish(result, check=check, quiet=quiet)
 
+    def stream(self, argv: Sequence[str]) -> int:
+        """Run a command with its output streamed to this terminal and no timeout; return its exit code."""
+        connection = self._connect()
+        log.debug("  [%s] streaming %s", self.where, self.mask(shlex.join(argv)))
+        return connection.run(shlex.join(argv), hide=False, warn=True, in_stream=False).exited
+
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()

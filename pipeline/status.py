@@ -1,51 +1,45 @@
-"""What an environment runs right now."""
+"""What an environment runs right now, and what it could roll back to."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from pipeline import proxy
 from pipeline.commands import probe
-from pipeline.config import Environment, Target
-from pipeline.containers import read_container
-from pipeline.deploy import read_version
-from pipeline.remote import Runner
+from pipeline.containers import list_releases
+from pipeline.deploy import find_serving
+from pipeline.history import failed_containers
+from pipeline.history import read as read_history
+from pipeline.readiness import read_version
+from pipeline.server import EnvContext
 
 
-@dataclass(frozen=True)
-class Status:
-    environment: str
-    container: str
-    state: str
-    health: str | None
-    image: str | None
-    version: str | None
-    started_at: str | None
-    answering_version: str | None
-    url: str
-
-    def lines(self) -> list[str]:
-        return [
-            f"environment: {self.environment}",
-            f"container:   {self.container} ({self.state}{', ' + self.health if self.health else ''})",
-            f"image:       {self.image or '-'}",
-            f"version:     {self.version or '-'} (label)",
-            f"started at:  {self.started_at or '-'}",
-            f"answering:   {self.url} reports version {self.answering_version or '(no answer)'}",
+def status_lines(ctx: EnvContext) -> list[str]:
+    env = ctx.env
+    rows = list_releases(ctx.runner, env.name)
+    serving, legacy = find_serving(ctx, rows)
+    front = proxy.read_proxy(ctx)
+    answering = read_version(ctx.runner, probe.local_url(ctx.target.publish_address, env.port, "/version"))
+    lines = [f"environment: {env.name} ({env.strategy}) on {ctx.runner.where}"]
+    if front is None:
+        lines.append(f"proxy:       none ({env.container} does not exist; `invoke setup --env={env.name}` creates it)")
+    elif legacy:
+        lines.append(f"proxy:       none; {env.container} serves port {env.port} directly (the old layout)")
+    else:
+        target = proxy.read_upstream(ctx) or "-"
+        lines.append(f"proxy:       {env.container} ({front.status}) on port {env.port} -> {target}")
+    if serving is None:
+        lines.append("serving:     nothing")
+    else:
+        lines += [
+            f"serving:     {serving.name} version {serving.version or '?'} ({serving.status}, "
+            f"health {serving.health or 'none'})",
+            f"image:       {serving.image}",
+            f"since:       {serving.started_at}",
         ]
-
-
-def read_status(runner: Runner, target: Target, env: Environment) -> Status:
-    state = read_container(runner, env.container)
-    url = probe.local_url(target.publish_address, env.port, "/version")
-    answering = read_version(runner, url)
-    return Status(
-        environment=env.name,
-        container=env.container,
-        state=state.status if state else "absent",
-        health=state.health if state else None,
-        image=state.image if state else None,
-        version=state.version if state else None,
-        started_at=state.started_at if state else None,
-        answering_version=answering,
-        url=f"http://{target.publish_address}:{env.port}",
-    )
+    lines.append(f"answering:   port {env.port} reports version {answering or '(no answer)'}")
+    failed = failed_containers(read_history(ctx))
+    retained = [row for row in rows if row.state != "running" and row.name not in failed]
+    lines.append("retained for rollback:" if retained else "retained for rollback: none")
+    for row in retained:
+        digest = row.image.split("@")[-1][:19] if "@" in row.image else row.image
+        lines.append(f"  {row.version or '?':<24} {row.name} {digest} (created {row.created_at})")
+    return lines

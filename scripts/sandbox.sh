@@ -16,6 +16,8 @@ SSH_PORT=2222
 DEPLOY_USER=deploy
 UPSTREAM_BASE_IMAGE=python:3.11-slim
 LOCAL_BASE_IMAGE=agent-dk-base:bookworm
+UPSTREAM_PROXY_IMAGE=nginx:stable
+LOCAL_PROXY_IMAGE=agent-dk-proxy:local
 HOST_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 DOCKER_PIDFILE=/var/run/docker.pid
 ENGINE_START_SECONDS=60
@@ -203,8 +205,7 @@ cleanup_rootfs() { if [[ -n $ROOTFS ]]; then rm -rf "$ROOTFS"; fi; }
 
 # Sets BASE_IMAGE to the image the service builds from.
 choose_base_image() {
-  if docker image inspect "$UPSTREAM_BASE_IMAGE" >/dev/null 2>&1 ||
-    timeout 60 docker pull -q "$UPSTREAM_BASE_IMAGE" >/dev/null 2>&1; then
+  if image_available "$UPSTREAM_BASE_IMAGE"; then
     BASE_IMAGE=$UPSTREAM_BASE_IMAGE
     log "base image: ${BASE_IMAGE}"
     return
@@ -226,6 +227,33 @@ choose_base_image() {
   ROOTFS=""
 }
 
+image_available() {
+  docker image inspect "$1" >/dev/null 2>&1 || timeout 60 docker pull -q "$1" >/dev/null 2>&1
+}
+
+# Sets PROXY_IMAGE to nginx:stable, or to an equivalent built from Debian's nginx-light.
+choose_proxy_image() {
+  if image_available "$UPSTREAM_PROXY_IMAGE"; then
+    PROXY_IMAGE=$UPSTREAM_PROXY_IMAGE
+    log "proxy image: ${PROXY_IMAGE}"
+    return
+  fi
+  PROXY_IMAGE=$LOCAL_PROXY_IMAGE
+  if docker image inspect "$LOCAL_PROXY_IMAGE" >/dev/null 2>&1; then
+    log "proxy image: ${UPSTREAM_PROXY_IMAGE} cannot be pulled; using the local ${LOCAL_PROXY_IMAGE}"
+    return
+  fi
+  log "proxy image: ${UPSTREAM_PROXY_IMAGE} cannot be pulled; building ${LOCAL_PROXY_IMAGE} with Debian's nginx-light"
+  docker build --quiet --tag "$LOCAL_PROXY_IMAGE" - >"$SANDBOX_DIR/proxy-build.log" 2>&1 <<EOF ||
+FROM ${BASE_IMAGE}
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends nginx-light curl \\
+    && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default \\
+    && ln -sf /dev/stdout /var/log/nginx/access.log && ln -sf /dev/stderr /var/log/nginx/error.log
+CMD ["nginx", "-g", "daemon off;"]
+EOF
+    die "building ${LOCAL_PROXY_IMAGE} failed; see ${SANDBOX_DIR}/proxy-build.log"
+}
+
 write_env_file() {
   local ca_line="# BUILD_CA_CERT="
   [[ -f $HOST_CA_BUNDLE ]] && ca_line="BUILD_CA_CERT=${HOST_CA_BUNDLE}"
@@ -241,6 +269,7 @@ PUBLISH_ADDRESS=127.0.0.1
 # The sandbox has no GPU and no NVIDIA runtime.
 GPUS_OVERRIDE=none
 BASE_IMAGE=${BASE_IMAGE}
+PROXY_IMAGE=${PROXY_IMAGE}
 # This machine's CA bundle, so pip inside docker build trusts the same authorities it does.
 ${ca_line}
 EOF
@@ -258,6 +287,7 @@ cmd_up() {
   setup_deploy_user
   start_sshd
   choose_base_image
+  choose_proxy_image
   write_env_file
   log "up: ssh ${DEPLOY_USER}@${SSH_ADDR}:${SSH_PORT}, registry ${REGISTRY_ADDR}"
 }

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ENV_LABEL = "agent-dk.env"
 ROLE_LABEL = "agent-dk.role"
 VERSION_LABEL = "org.opencontainers.image.version"
+ALIAS_LABEL = "agent-dk.alias"
 APP_PORT = 8080
+PROXY_PORT = 8080
+APP_USER = "10001:10001"
 
 
 def _operand(value: str) -> str:
@@ -53,9 +56,37 @@ def inspect_container(name: str) -> list[str]:
     return ["docker", "container", "inspect", "--", _operand(name)]
 
 
-def list_containers(name: str) -> list[str]:
-    """List containers named exactly `name` (any state), one `ID` per line."""
-    return ["docker", "container", "ls", "--all", "--quiet", "--filter", f"name=^/{_operand(name)}$"]
+def list_releases(environment: str) -> list[str]:
+    """List the environment's app containers in any state, newest first, as `docker ps` JSON lines."""
+    return [
+        "docker", "container", "ls", "--all", "--no-trunc",
+        "--filter", f"label={ENV_LABEL}={environment}",
+        "--filter", f"label={ROLE_LABEL}=app",
+        "--format", "{{json .}}",
+    ]  # fmt: skip
+
+
+def remove_image(image_ref: str) -> list[str]:
+    return ["docker", "image", "rm", "--", _operand(image_ref)]
+
+
+def inspect_network(name: str) -> list[str]:
+    return ["docker", "network", "inspect", "--format", "{{.Name}}", "--", _operand(name)]
+
+
+def create_network(name: str, environment: str) -> list[str]:
+    return [
+        "docker", "network", "create", "--driver", "bridge",
+        "--label", f"{ENV_LABEL}={environment}", "--", _operand(name),
+    ]  # fmt: skip
+
+
+def engine_info() -> list[str]:
+    return ["docker", "info", "--format", "{{json .}}"]
+
+
+def exec_in(name: str, *command: str) -> list[str]:
+    return ["docker", "container", "exec", _operand(name), *command]
 
 
 def stop(name: str, timeout_seconds: float) -> list[str]:
@@ -74,8 +105,10 @@ def rename(old: str, new: str) -> list[str]:
     return ["docker", "container", "rename", "--", _operand(old), _operand(new)]
 
 
-def logs(name: str, lines: int) -> list[str]:
-    return ["docker", "container", "logs", "--tail", str(lines), "--", _operand(name)]
+def logs(name: str, lines: int, *, follow: bool = False) -> list[str]:
+    return [
+        "docker", "container", "logs", "--tail", str(lines), *(["--follow"] if follow else []), "--", _operand(name)
+    ]  # fmt: skip
 
 
 def gpus_value(gpus: str) -> str:
@@ -84,41 +117,86 @@ def gpus_value(gpus: str) -> str:
 
 
 @dataclass(frozen=True)
-class AppRun:
-    """What `docker run` needs to start one release of the service."""
+class Release:
+    """What `docker run` needs to start one release of the service on the environment's network."""
+
+    name: str
+    alias: str
+    image: str
+    environment: str
+    version: str
+    network: str
+    env_file: str
+    memory: str = "4g"
+    pids_limit: int = 512
+    gpus: str = "none"
+
+
+def run_release(spec: Release) -> list[str]:
+    """Start a release with no host port, hardened, health-checked every second."""
+    argv = [
+        "docker", "run", "--detach",
+        "--name", _operand(spec.name),
+        "--network", _operand(spec.network),
+        "--network-alias", _operand(spec.alias),
+        "--env-file", _operand(spec.env_file),
+        "--user", APP_USER,
+        "--read-only",
+        "--tmpfs", "/tmp:rw,noexec,nosuid,size=64m",  # noqa: S108 (a tmpfs inside the container)
+        "--security-opt", "no-new-privileges",
+        "--cap-drop", "ALL",
+        "--memory", spec.memory,
+        "--pids-limit", str(spec.pids_limit),
+        "--restart", "unless-stopped",
+        "--health-interval", "1s",
+        "--health-timeout", "2s",
+        "--health-retries", "3",
+        "--health-start-period", "60s",
+        "--label", f"{ENV_LABEL}={spec.environment}",
+        "--label", f"{ROLE_LABEL}=app",
+        "--label", f"{VERSION_LABEL}={spec.version}",
+        "--label", f"{ALIAS_LABEL}={spec.alias}",
+    ]  # fmt: skip
+    if spec.gpus != "none":
+        argv += ["--gpus", gpus_value(spec.gpus)]
+    return [*argv, "--", _operand(spec.image)]
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """The environment's nginx container, which owns the external port."""
 
     name: str
     image: str
     environment: str
-    version: str
+    network: str
+    config_dir: str
     publish_address: str
     host_port: int
-    gpus: str = "none"
-    env: Mapping[str, str] = field(default_factory=dict)
 
 
-def run_app(spec: AppRun) -> list[str]:
-    argv = [
-        "docker",
-        "run",
-        "--detach",
-        "--name",
-        _operand(spec.name),
-        "--publish",
-        f"{spec.publish_address}:{spec.host_port}:{APP_PORT}",
-        "--restart",
-        "unless-stopped",
-        "--label",
-        f"{ENV_LABEL}={spec.environment}",
-        "--label",
-        f"{ROLE_LABEL}=app",
-        "--label",
-        f"{VERSION_LABEL}={spec.version}",
-        "--env",
-        f"APP_ENV={spec.environment}",
-    ]
-    for name, value in spec.env.items():
-        argv += ["--env", f"{name}={value}"]
-    if spec.gpus != "none":
-        argv += ["--gpus", gpus_value(spec.gpus)]
-    return [*argv, "--", _operand(spec.image)]
+def run_proxy(spec: Proxy) -> list[str]:
+    # The config directory, not a file, is mounted: editors and atomic renames replace a file's
+    # inode, and a single-file bind mount would keep showing the old one.
+    return [
+        "docker", "run", "--detach",
+        "--name", _operand(spec.name),
+        "--network", _operand(spec.network),
+        "--publish", f"{spec.publish_address}:{spec.host_port}:{PROXY_PORT}",
+        "--volume", f"{_operand(spec.config_dir)}:/etc/nginx/conf.d:ro",
+        "--security-opt", "no-new-privileges",
+        "--restart", "unless-stopped",
+        "--label", f"{ENV_LABEL}={spec.environment}",
+        "--label", f"{ROLE_LABEL}=proxy",
+        "--", _operand(spec.image),
+        "nginx", "-g", "daemon off;",
+    ]  # fmt: skip
+
+
+def proxy_test(name: str) -> list[str]:
+    return exec_in(name, "nginx", "-t", "-q")
+
+
+def proxy_reload(name: str) -> list[str]:
+    """Reload gracefully: old workers finish their in-flight requests, new ones take new connections."""
+    return exec_in(name, "nginx", "-s", "reload")

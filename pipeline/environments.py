@@ -1,0 +1,196 @@
+"""deploy.toml: the environments, validated into frozen dataclasses."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pipeline import validate
+from pipeline.errors import InputError
+
+STRATEGIES = ("blue-green", "recreate")
+TOP_LEVEL_KEYS = {"project", "defaults", "environments"}
+PROJECT_KEYS = {"image", "source"}
+IDENTITY_KEYS = {"aliases", "github_environment", "branch", "port", "container"}
+REQUIRED_ENVIRONMENT_KEYS = {"branch", "port", "container"}
+MEMORY_PATTERN = re.compile(r"[1-9][0-9]*[bkmg]?")
+SIZE_PATTERN = re.compile(r"[0-9]+[kmg]?")
+ENV_NAME_PATTERN = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+# Keys an environment may set or inherit from [defaults], with their built-in defaults.
+TUNABLE_DEFAULTS: dict[str, Any] = {
+    "approval": False,
+    "gpus": "none",
+    "strategy": "blue-green",
+    "ready_timeout": 60,
+    "stop_timeout": 10,
+    "drain_timeout": 10,
+    "retain": 3,
+    "memory": "4g",
+    "pids_limit": 512,
+    "proxy_connect_timeout": 5,
+    "proxy_read_timeout": 300,
+    "client_max_body_size": "50m",
+    "app_env": {},
+}
+ENVIRONMENT_KEYS = IDENTITY_KEYS | set(TUNABLE_DEFAULTS)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deploy environment from deploy.toml."""
+
+    name: str
+    aliases: tuple[str, ...]
+    github_environment: str
+    branch: str
+    port: int
+    container: str
+    approval: bool = False
+    gpus: str = "none"
+    strategy: str = "blue-green"
+    ready_timeout: float = 60
+    stop_timeout: float = 10
+    drain_timeout: float = 10
+    retain: int = 3
+    memory: str = "4g"
+    pids_limit: int = 512
+    proxy_connect_timeout: float = 5
+    proxy_read_timeout: float = 300
+    client_max_body_size: str = "50m"
+    app_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def network(self) -> str:
+        return self.container
+
+    def with_gpus(self, gpus: str) -> Environment:
+        return replace(self, gpus=gpus)
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as stream:
+            config = tomllib.load(stream)
+    except FileNotFoundError:
+        raise InputError(f"{path} not found: the environments file is required") from None
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"invalid {path.name}: {error}") from None
+    _reject_unknown(config, TOP_LEVEL_KEYS, path.name)
+    _reject_unknown(config.get("project", {}), PROJECT_KEYS, "[project]")
+    _reject_unknown(config.get("defaults", {}), set(TUNABLE_DEFAULTS), "[defaults]")
+    return config
+
+
+def _reject_unknown(table: Mapping[str, Any], valid: set[str], where: str) -> None:
+    if not isinstance(table, Mapping):
+        raise InputError(f"{where} must be a table")
+    unknown = sorted(set(table) - valid)
+    if unknown:
+        raise InputError(f"unknown key {unknown[0]!r} in {where}: valid keys are {', '.join(sorted(valid))}")
+
+
+def environments_from(config: dict[str, Any]) -> dict[str, Environment]:
+    tables = config.get("environments")
+    if not isinstance(tables, dict) or not tables:
+        raise InputError("deploy.toml has no [environments.<name>] tables: define at least one environment")
+    defaults = config.get("defaults", {})
+    environments: dict[str, Environment] = {}
+    seen_ports: dict[int, str] = {}
+    seen_names: dict[str, str] = {}
+    for name, table in tables.items():
+        where = f"[environments.{name}]"
+        _reject_unknown(table, ENVIRONMENT_KEYS, where)
+        missing = sorted(REQUIRED_ENVIRONMENT_KEYS - set(table))
+        if missing:
+            raise InputError(f"missing {', '.join(missing)} in {where}")
+        env = _environment_from(name, {**TUNABLE_DEFAULTS, **defaults, **table}, where)
+        for label in (env.name, *env.aliases):
+            if label in seen_names:
+                raise InputError(f"environment name {label!r} in {where} is already used by {seen_names[label]}")
+            seen_names[label] = where
+        if env.port in seen_ports:
+            raise InputError(f"port {env.port} in {where} is already used by {seen_ports[env.port]}")
+        seen_ports[env.port] = where
+        environments[name] = env
+    return environments
+
+
+def _environment_from(name: str, table: dict[str, Any], where: str) -> Environment:
+    validate.container_name(name, source=f"environment name {name!r}")
+    aliases = table.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(alias, str) and alias for alias in aliases):
+        raise InputError(f"invalid aliases in {where}: expected a list of names")
+    branch = table["branch"]
+    if not isinstance(branch, str) or not branch or branch.startswith("-") or any(c.isspace() for c in branch):
+        raise InputError(f"invalid branch {branch!r} in {where}: expected a git branch name")
+    return Environment(
+        name=name,
+        aliases=tuple(aliases),
+        github_environment=str(table.get("github_environment", name)),
+        branch=branch,
+        port=validate.port(table["port"], source=f"port in {where}"),
+        container=validate.container_name(str(table["container"]), source=f"container in {where}"),
+        approval=_boolean(table["approval"], f"approval in {where}"),
+        gpus=validate.gpus(table["gpus"], source=f"gpus in {where}"),
+        strategy=_choice(table["strategy"], STRATEGIES, f"strategy in {where}"),
+        ready_timeout=validate.positive_number(table["ready_timeout"], source=f"ready_timeout in {where}"),
+        stop_timeout=validate.positive_number(table["stop_timeout"], source=f"stop_timeout in {where}"),
+        drain_timeout=_non_negative(table["drain_timeout"], f"drain_timeout in {where}"),
+        retain=int(_non_negative(table["retain"], f"retain in {where}", integer=True)),
+        memory=_pattern(table["memory"], MEMORY_PATTERN, f"memory in {where}", 'a size such as "4g" or "512m"'),
+        pids_limit=int(validate.positive_number(table["pids_limit"], source=f"pids_limit in {where}")),
+        proxy_connect_timeout=validate.positive_number(
+            table["proxy_connect_timeout"], source=f"proxy_connect_timeout in {where}"
+        ),
+        proxy_read_timeout=validate.positive_number(
+            table["proxy_read_timeout"], source=f"proxy_read_timeout in {where}"
+        ),
+        client_max_body_size=_pattern(
+            table["client_max_body_size"], SIZE_PATTERN, f"client_max_body_size in {where}", 'a size such as "50m"'
+        ),
+        app_env=_app_env(table["app_env"], f"app_env in {where}"),
+    )
+
+
+def _boolean(value: object, source: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"invalid {source} {value!r}: expected true or false")
+    return value
+
+
+def _choice(value: object, choices: tuple[str, ...], source: str) -> str:
+    if value not in choices:
+        raise InputError(f"invalid {source} {value!r}: expected one of {', '.join(choices)}")
+    return str(value)
+
+
+def _non_negative(value: object, source: str, *, integer: bool = False) -> float:
+    valid_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not valid_type or value < 0:  # type: ignore[operator]
+        kind = "a whole number" if integer else "a number"
+        raise InputError(f"invalid {source} {value!r}: expected {kind} of 0 or more")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _pattern(value: object, pattern: re.Pattern[str], source: str, expected: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InputError(f"invalid {source} {value!r}: expected {expected}")
+    return value
+
+
+def _app_env(value: object, source: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise InputError(f'invalid {source}: expected a table of NAME = "value"')
+    result = {}
+    for name, item in value.items():
+        if not ENV_NAME_PATTERN.fullmatch(name):
+            raise InputError(f"invalid {source} name {name!r}: expected uppercase letters, digits and '_'")
+        if not isinstance(item, (str, int, float)) or isinstance(item, bool) or "\n" in str(item):
+            raise InputError(f"invalid {source} value for {name}: expected a single-line string or number")
+        result[name] = str(item)
+    return result

@@ -35,7 +35,8 @@ USER 10001:10001
 EXPOSE 8080
 HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
     CMD ["/opt/venv/bin/python", "-m", "app.healthcheck"]
-CMD ["/opt/venv/bin/python", "-m", "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8080"]
+# The proxy logs every request; the app would otherwise log a health probe each second.
+CMD ["/opt/venv/bin/python", "-m", "uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8080", "--no-access-log"]
 
 # Identity last: a new version of the same code only rebuilds these metadata layers.
 ARG APP_VERSION=dev

@@ -23,6 +23,7 @@ from pipeline.sshkeys import load_private_key, parse_known_hosts
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO_ROOT / "deploy.toml"
 ENV_FILE_VARIABLE = "AGENT_DK_ENV_FILE"
+CONFIG_VARIABLE = "AGENT_DK_CONFIG"
 DEFAULT_ENV_FILES = (REPO_ROOT / ".env", REPO_ROOT / ".env.sandbox")
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
 DEFAULT_PROXY_IMAGE = "nginx:stable"
@@ -158,9 +159,11 @@ def choose_env_file(environ: Mapping[str, str]) -> Path | None:
     return next((path for path in DEFAULT_ENV_FILES if path.is_file()), None)
 
 
-def load_settings(config_path: Path = DEFAULT_CONFIG, environ: Mapping[str, str] | None = None) -> Settings:
-    """Load deploy.toml and the environment file, validating every value that is set."""
+def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load deploy.toml (or the file AGENT_DK_CONFIG names) and the environment file, validating every value."""
     environ = os.environ if environ is None else environ
+    if config_path is None:
+        config_path = Path(environ.get(CONFIG_VARIABLE) or DEFAULT_CONFIG)
     env_file = choose_env_file(environ)
     values: dict[str, str] = {}
     if env_file is not None:

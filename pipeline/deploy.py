@@ -79,6 +79,14 @@ def find_serving(ctx: EnvContext, rows: list[ReleaseRow]) -> tuple[ContainerStat
     return None, False
 
 
+def stop_leftovers(ctx: EnvContext, rows: list[ReleaseRow], serving: str | None) -> None:
+    """Stop running releases that the proxy does not point at: what an interrupted deploy left."""
+    for row in rows:
+        if row.state == "running" and row.name != serving:
+            log.warning("deploy: stopping %s, a release left running by an interrupted deploy", row.name)
+            ctx.runner.run(docker.stop(row.name, ctx.env.stop_timeout), timeout=ctx.env.stop_timeout + 30)
+
+
 def choose_name(ctx: EnvContext, version: str, rows: list[ReleaseRow], serving: str | None) -> str:
     base = f"{ctx.env.container}-{version}"
     if base == serving:
@@ -167,6 +175,7 @@ def deploy(ctx: EnvContext, version: str, *, force: bool = False) -> DeployResul
         )
         return DeployResult(env.name, version, image, serving.name, False, message)
 
+    stop_leftovers(ctx, rows, serving.name if serving else None)
     name = choose_name(ctx, version, rows, serving.name if serving else None)
     alias = release_alias(name)
     stopped_old = False

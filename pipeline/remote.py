@@ -7,8 +7,8 @@ duration and raise RemoteCommandError with the stderr tail on failure.
 
 from __future__ import annotations
 
-import io
 import logging
+import select
 import shlex
 import subprocess
 import time
@@ -18,7 +18,6 @@ from typing import Protocol
 
 import paramiko
 from fabric import Config, Connection
-from invoke.exceptions import CommandTimedOut
 
 from pipeline.config import Target
 from pipeline.errors import ConnectionFailed, HostKeyError, RemoteCommandError
@@ -222,19 +221,13 @@ class SSHRunner(_BaseRunner):
         connection = self._connect()
         started = time.monotonic()
         try:
-            completed = connection.run(
-                shlex.join(argv),
-                hide=True,
-                warn=True,
-                timeout=timeout,
-                in_stream=io.StringIO(stdin) if stdin is not None else False,
-            )
-        except CommandTimedOut:
+            exit_code, stdout, stderr = _exec(connection, shlex.join(argv), stdin, timeout)
+        except TimeoutError:
             raise self._timed_out(argv, timeout) from None
         except (OSError, EOFError, paramiko.SSHException) as error:
             self._connection = None
             raise ConnectionFailed(f"SSH connection to {self.where} failed during a command: {error}") from None
-        result = Result(tuple(argv), completed.exited, completed.stdout, completed.stderr, time.monotonic() - started)
+        result = Result(tuple(argv), exit_code, stdout, stderr, time.monotonic() - started)
         return self._finish(result, check=check, quiet=quiet)
 
     def stream(self, argv: Sequence[str]) -> int:
@@ -247,3 +240,37 @@ class SSHRunner(_BaseRunner):
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _exec(connection: Connection, command: str, stdin: str | None, timeout: float) -> tuple[int, str, str]:
+    """Run one command on a new channel of the open connection and collect its output.
+
+    Fabric's own stdin forwarding sends one byte per 10 ms poll, which makes writing a config
+    file take seconds, so commands run on a raw paramiko channel instead.
+    """
+    channel = connection.transport.open_session(timeout=CONNECT_TIMEOUT_SECONDS)
+    try:
+        channel.exec_command(command)
+        if stdin is not None:
+            channel.sendall(stdin.encode())
+        channel.shutdown_write()
+        stdout, stderr = bytearray(), bytearray()
+        deadline = time.monotonic() + timeout
+        while True:
+            received = False
+            while channel.recv_ready():
+                stdout += channel.recv(65536)
+                received = True
+            while channel.recv_stderr_ready():
+                stderr += channel.recv_stderr(65536)
+                received = True
+            if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(command)
+            if not received:
+                select.select([channel], [], [], 0.05)
+        exit_code = channel.recv_exit_status()
+    finally:
+        channel.close()
+    return exit_code, stdout.decode(errors="replace"), stderr.decode(errors="replace")

@@ -16,6 +16,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SANDBOX_ENV_FILE = REPO / ".env.sandbox"
+TEST_CONFIG = Path(__file__).with_name("deploy.test.toml")
 REGISTRY = "127.0.0.1:5000"
 REPOSITORY = f"{REGISTRY}/agent-dk"
 UAT_PORT = 18080
@@ -57,6 +58,22 @@ class Sandbox:
             result.append(f"{row} {details.strip()}")
         return result
 
+    def serving(self, environment: str) -> str:
+        """Return the name of the environment's one running release."""
+        names = self.docker(
+            "ps", "--filter", f"label=agent-dk.env={environment}", "--filter", "label=agent-dk.role=app",
+            "--format", "{{.Names}}",
+        ).split()  # fmt: skip
+        assert len(names) == 1, f"expected one running release of {environment}, found {names}"
+        return names[0]
+
+    def releases(self, environment: str) -> list[str]:
+        return sorted(
+            self.docker(
+                "ps", "--all", "--filter", f"label=agent-dk.env={environment}", "--format", "{{.Names}}"
+            ).split()
+        )  # fmt: skip
+
     def container_id(self, name: str) -> str | None:
         output = self.docker("inspect", "--format", "{{.Id}}", name, check=False).strip()
         return output or None
@@ -81,6 +98,7 @@ def sandbox() -> Sandbox:
         pytest.fail(f"the sandbox does not answer; run `make sandbox-up`:\n{status.stdout}{status.stderr}")
     env = {key: value for key, value in os.environ.items() if not key.startswith(("SSH_", "REGISTRY"))}
     env["AGENT_DK_ENV_FILE"] = str(SANDBOX_ENV_FILE)
+    env["AGENT_DK_CONFIG"] = str(TEST_CONFIG)
     return Sandbox(env=env)
 
 
@@ -88,28 +106,42 @@ def sandbox() -> Sandbox:
 class ReleaseImages:
     v1: str
     v2: str
+    v3: str
     crashing: str
+    never_healthy: str
+    wrong_version: str
 
 
-CRASHING_DOCKERFILE = """\
-FROM {base}
-ENV APP_VERSION={version}
-CMD ["/opt/venv/bin/python", "-c", "import sys; print('fake crash at start', file=sys.stderr); sys.exit(3)"]
-"""
+# Each broken release is the v1 image with one thing changed.
+PYTHON = "/opt/venv/bin/python"
+BROKEN_DOCKERFILES = {
+    "crashing": f'CMD ["{PYTHON}", "-c", "import sys; print(\'fake crash at start\', file=sys.stderr); sys.exit(3)"]',
+    "never_healthy": f'HEALTHCHECK --interval=1s CMD ["{PYTHON}", "-c", "raise SystemExit(\'fake health failure\')"]',
+    "wrong_version": "ENV APP_VERSION=not-the-deployed-tag",
+}
 
 
 @pytest.fixture(scope="session")
 def images(sandbox: Sandbox) -> ReleaseImages:
-    """Build and push two releases through the tasks, and one that crashes at start."""
+    """Build and push three releases through the tasks, and three broken ones."""
     run_id = secrets.token_hex(3)
-    versions = ReleaseImages(v1=f"it-{run_id}-v1", v2=f"it-{run_id}-v2", crashing=f"it-{run_id}-crash")
-    for version in (versions.v1, versions.v2):
+    versions = ReleaseImages(
+        v1=f"it-{run_id}-v1",
+        v2=f"it-{run_id}-v2",
+        v3=f"it-{run_id}-v3",
+        crashing=f"it-{run_id}-crash",
+        never_healthy=f"it-{run_id}-unhealthy",
+        wrong_version=f"it-{run_id}-wrong",
+    )
+    for version in (versions.v1, versions.v2, versions.v3):
         completed = sandbox.invoke("build", f"--version={version}", "push", f"--version={version}")
         assert completed.returncode == 0, completed.stderr
-    dockerfile = CRASHING_DOCKERFILE.format(base=f"{REPOSITORY}:{versions.v1}", version=versions.crashing)
-    sandbox.docker(
-        "build", "--quiet", "--label", f"org.opencontainers.image.version={versions.crashing}",
-        "--tag", f"{REPOSITORY}:{versions.crashing}", "-", stdin=dockerfile,
-    )  # fmt: skip
-    sandbox.docker("push", "--quiet", f"{REPOSITORY}:{versions.crashing}")
+    for field_name, instruction in BROKEN_DOCKERFILES.items():
+        version = getattr(versions, field_name)
+        dockerfile = f"FROM {REPOSITORY}:{versions.v1}\n{instruction}\n"
+        sandbox.docker(
+            "build", "--quiet", "--label", f"org.opencontainers.image.version={version}",
+            "--tag", f"{REPOSITORY}:{version}", "-", stdin=dockerfile,
+        )  # fmt: skip
+        sandbox.docker("push", "--quiet", f"{REPOSITORY}:{version}")
     return versions

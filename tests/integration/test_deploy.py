@@ -1,74 +1,59 @@
+"""Deploys through SSH to the sandbox: the basic path, bad input and host keys."""
+
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.integration.conftest import UAT_PORT, ReleaseImages, Sandbox, http_version
 from tests.keys import ed25519_public_openssh
 
-CONTAINER = "agent-dk-uat"
-PREVIOUS = "agent-dk-uat-previous"
 
-
-def deploy(sandbox: Sandbox, version: str, *extra: str):
-    return sandbox.invoke("deploy", "--env=uat", f"--version={version}", *extra)
+def deploy(sandbox: Sandbox, version: str, *extra: str, env: str = "uat"):
+    return sandbox.invoke("deploy", f"--env={env}", f"--version={version}", *extra)
 
 
 def test_deploy_serves_new_tag_as_non_root(sandbox: Sandbox, images: ReleaseImages) -> None:
     completed = deploy(sandbox, images.v1)
     assert completed.returncode == 0, completed.stderr
     assert http_version(UAT_PORT) == images.v1
-    assert sandbox.docker("inspect", "--format", "{{.Config.User}}", CONTAINER).strip() == "10001:10001"
-    assert sandbox.docker("exec", CONTAINER, "id", "-u").strip() == "10001"
+    serving = sandbox.serving("uat")
+    assert sandbox.docker("inspect", "--format", "{{.Config.User}}", serving).strip() == "10001:10001"
+    assert sandbox.docker("exec", serving, "id", "-u").strip() == "10001"
+
+
+def test_release_runs_hardened(sandbox: Sandbox, images: ReleaseImages) -> None:
+    assert deploy(sandbox, images.v1).returncode == 0
+    inspected = json.loads(sandbox.docker("inspect", sandbox.serving("uat")))[0]
+    host = inspected["HostConfig"]
+    assert host["ReadonlyRootfs"] is True
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert host["CapDrop"] == ["ALL"]
+    assert host["Memory"] == 4 * 1024**3
+    assert host["PidsLimit"] == 512
+    assert host["RestartPolicy"]["Name"] == "unless-stopped"
+    assert "/tmp" in host["Tmpfs"]
+    assert not host["PortBindings"]
+    assert inspected["Config"]["Healthcheck"]["Interval"] == 1_000_000_000
+    assert "APP_ENV=uat" in inspected["Config"]["Env"]
 
 
 def test_redeploy_same_version_changes_nothing(sandbox: Sandbox, images: ReleaseImages) -> None:
     assert deploy(sandbox, images.v1).returncode == 0
-    before = sandbox.container_id(CONTAINER)
+    before = sandbox.snapshot()
     completed = deploy(sandbox, images.v1)
     assert completed.returncode == 0, completed.stderr
     assert f"uat already serves version {images.v1}" in completed.stdout
-    assert sandbox.container_id(CONTAINER) == before
+    assert sandbox.snapshot() == before
 
 
-def test_force_replaces_same_version(sandbox: Sandbox, images: ReleaseImages) -> None:
+def test_force_starts_fresh_container(sandbox: Sandbox, images: ReleaseImages) -> None:
     assert deploy(sandbox, images.v1).returncode == 0
-    before = sandbox.container_id(CONTAINER)
+    before = sandbox.serving("uat")
     completed = deploy(sandbox, images.v1, "--force")
     assert completed.returncode == 0, completed.stderr
-    assert sandbox.container_id(CONTAINER) != before
+    assert sandbox.serving("uat") != before
     assert http_version(UAT_PORT) == images.v1
-
-
-def test_new_version_replaces_old(sandbox: Sandbox, images: ReleaseImages) -> None:
-    assert deploy(sandbox, images.v1).returncode == 0
-    completed = deploy(sandbox, images.v2)
-    assert completed.returncode == 0, completed.stderr
-    assert f"uat serves version {images.v2}" in completed.stdout
-    assert http_version(UAT_PORT) == images.v2
-    assert sandbox.container_id(PREVIOUS) is None
-
-
-def test_crashing_release_restores_previous(sandbox: Sandbox, images: ReleaseImages) -> None:
-    assert deploy(sandbox, images.v2).returncode == 0
-    completed = deploy(sandbox, images.crashing)
-    assert completed.returncode == 1
-    assert "crashed while starting" in completed.stderr
-    assert "fake crash at start" in completed.stderr
-    assert f"serves version {images.v2} again" in completed.stderr
-    assert http_version(UAT_PORT) == images.v2
-    assert sandbox.container_id(PREVIOUS) is None
-
-
-def test_interrupted_deploy_is_recovered(sandbox: Sandbox, images: ReleaseImages) -> None:
-    assert deploy(sandbox, images.v1).returncode == 0
-    # What a deploy killed between stopping the old container and starting the new one leaves.
-    sandbox.docker("stop", CONTAINER)
-    sandbox.docker("rename", CONTAINER, PREVIOUS)
-    completed = deploy(sandbox, images.v2)
-    assert completed.returncode == 0, completed.stderr
-    assert "earlier deploy was interrupted" in completed.stderr
-    assert http_version(UAT_PORT) == images.v2
-    assert sandbox.container_id(PREVIOUS) is None
 
 
 def test_unpushed_version_fails_before_change(sandbox: Sandbox, images: ReleaseImages) -> None:
@@ -92,6 +77,17 @@ def test_bad_input_leaves_server_unchanged(sandbox: Sandbox, images: ReleaseImag
         assert completed.returncode == 2
         assert expected in completed.stderr
         assert len(completed.stderr.strip().splitlines()) == 1
+    assert sandbox.snapshot() == before
+    assert http_version(UAT_PORT) == images.v1
+
+
+def test_dry_run_changes_nothing(sandbox: Sandbox, images: ReleaseImages) -> None:
+    assert deploy(sandbox, images.v1).returncode == 0
+    before = sandbox.snapshot()
+    completed = deploy(sandbox, images.v2, "--dry-run")
+    assert completed.returncode == 0, completed.stderr
+    assert f"docker pull --quiet 127.0.0.1:5000/agent-dk:{images.v2}" in completed.stdout
+    assert "docker container exec agent-dk-uat nginx -s reload" in completed.stdout
     assert sandbox.snapshot() == before
     assert http_version(UAT_PORT) == images.v1
 
@@ -127,5 +123,24 @@ def test_status_reports_serving_version(sandbox: Sandbox, images: ReleaseImages)
     assert deploy(sandbox, images.v1).returncode == 0
     completed = sandbox.invoke("status", "--env=uat")
     assert completed.returncode == 0, completed.stderr
-    assert f"reports version {images.v1}" in completed.stdout
-    assert "agent-dk-uat (running" in completed.stdout
+    assert f"port {UAT_PORT} reports version {images.v1}" in completed.stdout
+    assert f"version {images.v1} (running, health healthy)" in completed.stdout
+    assert "proxy:       agent-dk-uat (running) on port 18080 -> r-" in completed.stdout
+
+
+def test_logs_show_serving_release(sandbox: Sandbox, images: ReleaseImages) -> None:
+    assert deploy(sandbox, images.v1).returncode == 0
+    completed = sandbox.invoke("logs", "--env=uat", "--lines=20")
+    assert completed.returncode == 0, completed.stderr
+    assert "Uvicorn running on http://0.0.0.0:8080" in completed.stdout
+
+
+def test_setup_is_idempotent(sandbox: Sandbox, images: ReleaseImages) -> None:
+    assert deploy(sandbox, images.v1).returncode == 0
+    before = sandbox.snapshot()
+    completed = sandbox.invoke("setup", "--env=uat")
+    assert completed.returncode == 0, completed.stderr
+    assert "network: agent-dk-uat exists" in completed.stdout
+    assert "proxy: proxy agent-dk-uat is running" in completed.stdout
+    assert "live-restore:" in completed.stdout
+    assert sandbox.snapshot() == before

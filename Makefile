@@ -14,7 +14,7 @@ ENV ?=
 VERSION ?=
 VERSION_FLAG := $(if $(VERSION),--version=$(VERSION))
 
-.PHONY: help venv demo test lint unit integration build push deploy status sandbox-up sandbox-down sandbox-status clean
+.PHONY: help venv demo test lint unit integration build push deploy status sandbox-up sandbox-down sandbox-status bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ deploy: venv ## Deploy to an environment (ENV=uat|stg|prod, VERSION=tag)
 
 status: venv ## Show what an environment runs (ENV=uat|stg|prod)
 	$(INVOKE) status --env=$(ENV)
+
+bench: venv ## Measure deploy downtime, baseline script versus blue-green (needs the sandbox)
+	$(BIN)/python -m bench.deploy_downtime
 
 sandbox-up: ## Start the local sandbox server (Docker, registry, SSH); needs root
 	bash scripts/sandbox.sh up

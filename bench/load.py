@@ -36,9 +36,7 @@ class LoadSummary:
 class Load:
     """Send GET /version to 127.0.0.1:port from `workers` threads until stopped or bounded."""
 
-    def __init__(
-        self, port: int, *, workers: int = 2, max_seconds: float = 300, max_requests: int = 200_000
-    ) -> None:
+    def __init__(self, port: int, *, workers: int = 2, max_seconds: float = 300, max_requests: int = 200_000) -> None:
         self.port = port
         self.workers = workers
         self.max_seconds = max_seconds

@@ -98,3 +98,16 @@ def test_plain_container_is_migrated_behind_proxy(sandbox: Sandbox, images: Rele
     assert http_version(38080) == images.v2
     role = sandbox.docker("inspect", "--format", '{{index .Config.Labels "agent-dk.role"}}', "agent-dk-prod")
     assert role.strip() == "proxy"
+
+
+def test_recreate_strategy_restarts_old_on_failure(sandbox: Sandbox, images: ReleaseImages) -> None:
+    # prod uses strategy = "recreate" in the test configuration.
+    completed = sandbox.invoke("deploy", "--env=prod", f"--version={images.v3}")
+    assert completed.returncode == 0, completed.stderr
+    assert "recreate: stopping" in completed.stderr or "migrated" in completed.stderr
+    assert http_version(38080) == images.v3
+    completed = sandbox.invoke("deploy", "--env=prod", f"--version={images.crashing}")
+    assert completed.returncode == 1
+    assert "crashed while starting" in completed.stderr
+    assert f"(version {images.v3}) serves again" in completed.stderr
+    assert http_version(38080) == images.v3

@@ -216,6 +216,16 @@ def test_missing_env_file_is_named(tmp_path: Path) -> None:
         ('approval = "yes"', "invalid approval"),
         ("ready_timeout = 0", "invalid ready_timeout"),
         ('container = "agent dk"', "invalid container"),
+        (
+            'strategy = "canary"',
+            "invalid strategy in \\[environments.uat\\] 'canary': expected one of blue-green, recreate",
+        ),
+        ("retain = -1", "invalid retain"),
+        ("retain = 1.5", "invalid retain"),
+        ('memory = "lots"', "invalid memory"),
+        ("drain_timeout = -2", "invalid drain_timeout"),
+        ('app_env = { "bad-name" = "x" }', "invalid app_env in \\[environments.uat\\] name 'bad-name'"),
+        ('app_env = { LOG = "a\\nb" }', "single-line"),
     ],
 )
 def test_config_rejects_bad_environment(tmp_path: Path, extra: str, expected: str) -> None:
@@ -248,3 +258,14 @@ def test_config_rejects_unknown_section(tmp_path: Path) -> None:
     config = write_config(tmp_path, ONE_ENV + "\n[enviroments.x]\n")
     with pytest.raises(InputError, match="unknown key 'enviroments'"):
         load({}, config=config, tmp_path=tmp_path)
+
+
+def test_environment_tunables_inherit_defaults(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path, "[defaults]\ndrain_timeout = 3\nretain = 5\n" + ONE_ENV + 'app_env = { LOG_LEVEL = "debug" }\n'
+    )
+    env = load({}, config=config, tmp_path=tmp_path).environment("uat")
+    assert env.drain_timeout == 3
+    assert env.retain == 5
+    assert env.strategy == "blue-green"
+    assert env.app_env == {"LOG_LEVEL": "debug"}

@@ -12,41 +12,86 @@ from pipeline.validate import TAG_PATTERN
 DIGEST = "127.0.0.1:5000/agent-dk@sha256:" + "a" * 64
 
 
-def app_run(**overrides: object) -> docker.AppRun:
+def release(**overrides: object) -> docker.Release:
     values: dict[str, object] = {
-        "name": "agent-dk-uat",
+        "name": "agent-dk-uat-v1",
+        "alias": "r-0123456789ab",
         "image": DIGEST,
         "environment": "uat",
         "version": "v1",
-        "publish_address": "127.0.0.1",
-        "host_port": 18080,
+        "network": "agent-dk-uat",
+        "env_file": "/home/deploy/.agent-dk/uat/app.env",
     }
     values.update(overrides)
-    return docker.AppRun(**values)  # type: ignore[arg-type]
+    return docker.Release(**values)  # type: ignore[arg-type]
 
 
-def test_run_app_exact() -> None:
-    assert docker.run_app(app_run()) == [
+def test_run_release_exact() -> None:
+    assert docker.run_release(release()) == [
         "docker", "run", "--detach",
-        "--name", "agent-dk-uat",
-        "--publish", "127.0.0.1:18080:8080",
+        "--name", "agent-dk-uat-v1",
+        "--network", "agent-dk-uat",
+        "--network-alias", "r-0123456789ab",
+        "--env-file", "/home/deploy/.agent-dk/uat/app.env",
+        "--user", "10001:10001",
+        "--read-only",
+        "--tmpfs", "/tmp:rw,noexec,nosuid,size=64m",
+        "--security-opt", "no-new-privileges",
+        "--cap-drop", "ALL",
+        "--memory", "4g",
+        "--pids-limit", "512",
         "--restart", "unless-stopped",
+        "--health-interval", "1s",
+        "--health-timeout", "2s",
+        "--health-retries", "3",
+        "--health-start-period", "60s",
         "--label", "agent-dk.env=uat",
         "--label", "agent-dk.role=app",
         "--label", "org.opencontainers.image.version=v1",
-        "--env", "APP_ENV=uat",
+        "--label", "agent-dk.alias=r-0123456789ab",
         "--", DIGEST,
     ]  # fmt: skip
 
 
+def test_run_proxy_exact() -> None:
+    spec = docker.Proxy(
+        name="agent-dk-uat",
+        image="nginx:stable",
+        environment="uat",
+        network="agent-dk-uat",
+        config_dir="/home/deploy/.agent-dk/uat/proxy",
+        publish_address="127.0.0.1",
+        host_port=18080,
+    )
+    assert docker.run_proxy(spec) == [
+        "docker", "run", "--detach",
+        "--name", "agent-dk-uat",
+        "--network", "agent-dk-uat",
+        "--publish", "127.0.0.1:18080:8080",
+        "--volume", "/home/deploy/.agent-dk/uat/proxy:/etc/nginx/conf.d:ro",
+        "--security-opt", "no-new-privileges",
+        "--restart", "unless-stopped",
+        "--label", "agent-dk.env=uat",
+        "--label", "agent-dk.role=proxy",
+        "--", "nginx:stable",
+        "nginx", "-g", "daemon off;",
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(("gpus", "flag"), [("all", "all"), ("device=0", "device=0"), ("device=0,1", '"device=0,1"')])
-def test_run_app_gpus(gpus: str, flag: str) -> None:
-    argv = docker.run_app(app_run(gpus=gpus))
+def test_run_release_gpus(gpus: str, flag: str) -> None:
+    argv = docker.run_release(release(gpus=gpus))
     assert argv[argv.index("--gpus") + 1] == flag
 
 
-def test_run_app_without_gpus_has_no_flag() -> None:
-    assert "--gpus" not in docker.run_app(app_run(gpus="none"))
+def test_run_release_without_gpus_has_no_flag() -> None:
+    assert "--gpus" not in docker.run_release(release(gpus="none"))
+
+
+def test_list_releases_filters_by_environment() -> None:
+    argv = docker.list_releases("stg")
+    assert argv[argv.index("--filter") + 1] == "label=agent-dk.env=stg"
+    assert "label=agent-dk.role=app" in argv
 
 
 def test_login_reads_password_from_stdin() -> None:
@@ -87,9 +132,10 @@ def test_probe_rejects_non_http_url() -> None:
 
 @settings(max_examples=1000)
 @given(version=st.from_regex(TAG_PATTERN, fullmatch=True), environment=st.text(min_size=1, max_size=40))
-def test_run_app_values_stay_single_arguments(version: str, environment: str) -> None:
-    argv = docker.run_app(app_run(version=version, environment=environment))
+def test_run_release_values_stay_single_arguments(version: str, environment: str) -> None:
+    argv = docker.run_release(release(version=version, environment=environment))
     # Joined for a remote shell and split again, the argument list must come back unchanged.
     assert shlex.split(shlex.join(argv)) == argv
-    assert argv[argv.index("--label", argv.index("agent-dk.role=app")) + 1] == f"{docker.VERSION_LABEL}={version}"
-    assert f"APP_ENV={environment}" in argv
+    assert f"{docker.VERSION_LABEL}={version}" in argv
+    assert f"{docker.ENV_LABEL}={environment}" in argv
+    assert argv[-2:] == ["--", DIGEST]

@@ -50,5 +50,6 @@ def tests(session: nox.Session) -> None:
         "--cov=pipeline",
         "--cov=app",
         "--cov-report=term-missing:skip-covered",
+        "--cov-fail-under=80",
         *session.posargs,
     )

@@ -14,7 +14,8 @@ ENV ?=
 VERSION ?=
 VERSION_FLAG := $(if $(VERSION),--version=$(VERSION))
 
-.PHONY: help venv demo test lint unit integration build push deploy status sandbox-up sandbox-down sandbox-status bench clean
+PHONY_EXTRA := metadata prechecks setup logs
+.PHONY: help venv demo test lint unit integration build push deploy status $(PHONY_EXTRA) sandbox-up sandbox-down sandbox-status bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -49,8 +50,20 @@ build: venv ## Build the image (VERSION=tag)
 push: venv ## Push the image (VERSION=tag)
 	$(INVOKE) push $(VERSION_FLAG)
 
-deploy: venv ## Deploy to an environment (ENV=uat|stg|prod, VERSION=tag)
-	$(INVOKE) deploy --env=$(ENV) $(VERSION_FLAG)
+deploy: venv ## Deploy to an environment (ENV=uat|stg|prod, VERSION=tag, APPROVED_BY=name for prod)
+	$(INVOKE) deploy --env=$(ENV) $(VERSION_FLAG) $(if $(APPROVED_BY),--approved-by="$(APPROVED_BY)")
+
+metadata: venv ## Print what a run would deploy, as JSON (ENV optional: from the branch)
+	$(INVOKE) metadata $(if $(ENV),--env=$(ENV)) $(VERSION_FLAG)
+
+prechecks: venv ## Run the pre-deployment checks (ENV=uat|stg|prod)
+	$(INVOKE) prechecks --env=$(ENV) $(VERSION_FLAG)
+
+setup: venv ## Prepare the server for an environment (ENV=uat|stg|prod)
+	$(INVOKE) setup --env=$(ENV)
+
+logs: venv ## Show the serving release's logs (ENV=uat|stg|prod)
+	$(INVOKE) logs --env=$(ENV)
 
 status: venv ## Show what an environment runs (ENV=uat|stg|prod)
 	$(INVOKE) status --env=$(ENV)

@@ -15,7 +15,7 @@ from invoke.exceptions import Exit
 
 from pipeline import gitinfo, validate
 from pipeline.config import REPO_ROOT, Settings, load_settings
-from pipeline.errors import PipelineError
+from pipeline.errors import InputError, PipelineError
 from pipeline.remote import SSHRunner
 from pipeline.server import EnvContext
 
@@ -84,3 +84,24 @@ def env_context(loaded: Settings, env_name: str | None) -> Iterator[SSHContext]:
         yield SSHContext(settings=loaded, env=environment, target=target, runner=runner)
     finally:
         runner.close()
+
+
+OVERRIDABLE_CHECKS = ("freeze", "security", "backup", "disk", "network", "gpu")
+
+
+def parse_overrides(override: str | None, reason: str | None) -> dict[str, str]:
+    """Parse --override=CHECK[,CHECK] --reason=TEXT into {check: reason}; both or neither."""
+    if not override:
+        if reason:
+            validate.single_line(reason, source="--reason")
+        return {}
+    checks = [name.strip() for name in override.split(",") if name.strip()]
+    unknown = [name for name in checks if name not in OVERRIDABLE_CHECKS]
+    if unknown or not checks:
+        raise InputError(
+            f"invalid --override {override!r}: expected a comma-separated list of {', '.join(OVERRIDABLE_CHECKS)}"
+        )
+    if reason is None:
+        raise InputError(f"--override={override} needs --reason=TEXT saying why; the override is audited")
+    text = validate.single_line(reason, source="--reason")
+    return dict.fromkeys(checks, text)

@@ -15,8 +15,9 @@ from typing import Any
 from dotenv import dotenv_values
 
 from pipeline import validate
-from pipeline.environments import Environment, environments_from, load_config
+from pipeline.environments import Environment, environments_from, load_calendar_file, load_config
 from pipeline.errors import InputError
+from pipeline.freeze import FreezeWindow, environment_names, parse_calendar
 from pipeline.secret import Secret
 from pipeline.sshkeys import load_private_key, parse_known_hosts
 
@@ -60,6 +61,7 @@ class Settings:
     build_ca_cert: Path | None = None
     gpus_override: str | None = None
     proxy_image: str = DEFAULT_PROXY_IMAGE
+    freeze_windows: tuple[FreezeWindow, ...] = ()
 
     def environment(self, name: str | None) -> Environment:
         """Resolve an environment name or alias, or raise InputError listing the valid ones."""
@@ -172,7 +174,7 @@ def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | 
     values = {
         key: value.strip() if key not in ("SSH_KEY", "SSH_KNOWN_HOSTS") else value for key, value in values.items()
     }
-    return _settings_from(load_config(config_path), values, env_file)
+    return _settings_from(load_config(config_path), values, env_file, config_path)
 
 
 KNOWN_VARIABLES = {
@@ -194,7 +196,9 @@ KNOWN_VARIABLES = {
 }
 
 
-def _settings_from(config: dict[str, Any], values: dict[str, str], env_file: Path | None) -> Settings:
+def _settings_from(
+    config: dict[str, Any], values: dict[str, str], env_file: Path | None, config_path: Path = DEFAULT_CONFIG
+) -> Settings:
     registry = None
     if values.get("REGISTRY"):
         username = values.get("REGISTRY_USERNAME") or None
@@ -215,10 +219,12 @@ def _settings_from(config: dict[str, Any], values: dict[str, str], env_file: Pat
     if gpus_override is not None:
         validate.gpus(gpus_override, source="GPUS_OVERRIDE")
     project = config.get("project", {})
+    environments = environments_from(config)
     return Settings(
         image_name=validate.repository(project.get("image", "agent-dk"), source="deploy.toml project.image"),
         source_url=str(project.get("source", "")),
-        environments=environments_from(config),
+        environments=environments,
+        freeze_windows=tuple(load_freeze_windows(config, config_path, environments)),
         env_file=env_file,
         values=values,
         registry=registry,
@@ -227,3 +233,17 @@ def _settings_from(config: dict[str, Any], values: dict[str, str], env_file: Pat
         gpus_override=gpus_override,
         proxy_image=validate.image(values.get("PROXY_IMAGE") or DEFAULT_PROXY_IMAGE, source="PROXY_IMAGE"),
     )
+
+
+def load_freeze_windows(
+    config: dict[str, Any], config_path: Path, environments: Mapping[str, Environment]
+) -> list[FreezeWindow]:
+    """Read [[freeze]] tables from deploy.toml and from the calendar file that [project] freeze_calendar names."""
+    names = environment_names(environments)
+    windows = parse_calendar(config.get("freeze", []), names, source=config_path.name)
+    calendar = config.get("project", {}).get("freeze_calendar")
+    if calendar:
+        path = config_path.parent / str(calendar)
+        calendar_config = load_calendar_file(path)
+        windows += parse_calendar(calendar_config.get("freeze", []), names, source=path.name)
+    return windows

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from pipeline import history, proxy, retention, setup
+from pipeline.approval import Approval
 from pipeline.build import login
 from pipeline.commands import docker, probe
 from pipeline.commands import proxy as nginx
@@ -155,7 +156,9 @@ def migrate_legacy(ctx: EnvContext, legacy: ContainerState, alias: str, version:
     return handover
 
 
-def deploy(ctx: EnvContext, version: str, *, force: bool = False) -> DeployResult:
+def deploy(
+    ctx: EnvContext, version: str, *, force: bool = False, approval: Approval | None = None, notes: str = ""
+) -> DeployResult:
     started = time.monotonic()
     env = ctx.env
     log.info("deploy: %s version %s (%s) on %s", env.name, version, env.strategy, ctx.runner.where)
@@ -203,7 +206,18 @@ def deploy(ctx: EnvContext, version: str, *, force: bool = False) -> DeployResul
             fail_release(ctx, name, image, version, str(error))
             raise DeployFailed(f"deploy of {version} to {env.name} failed after the switch: {error}") from None
     seconds_to_serving = time.monotonic() - started
-    history.append(ctx, history.new_record(version, image, name, history.SERVING))
+    history.append(
+        ctx,
+        history.new_record(
+            version,
+            image,
+            name,
+            history.SERVING,
+            notes,
+            approved_by=approval.approver if approval else "",
+            approval_method=approval.method if approval else "",
+        ),
+    )
 
     if serving is not None and not stopped_old and not legacy:
         log.info("deploy: draining %s for %g s, then stopping it", serving.name, env.drain_timeout)

@@ -13,8 +13,9 @@ from pipeline import validate
 from pipeline.errors import InputError
 
 STRATEGIES = ("blue-green", "recreate")
-TOP_LEVEL_KEYS = {"project", "defaults", "environments"}
-PROJECT_KEYS = {"image", "source"}
+TOP_LEVEL_KEYS = {"project", "defaults", "environments", "freeze"}
+PROJECT_KEYS = {"image", "source", "freeze_calendar"}
+SEVERITIES = ("UNKNOWN", "NEGLIGIBLE", "LOW", "MEDIUM", "HIGH", "CRITICAL")
 IDENTITY_KEYS = {"aliases", "github_environment", "branch", "port", "container"}
 REQUIRED_ENVIRONMENT_KEYS = {"branch", "port", "container"}
 MEMORY_PATTERN = re.compile(r"[1-9][0-9]*[bkmg]?")
@@ -36,6 +37,11 @@ TUNABLE_DEFAULTS: dict[str, Any] = {
     "proxy_read_timeout": 300,
     "client_max_body_size": "50m",
     "app_env": {},
+    "backup_path": "",
+    "backup_max_age_hours": 26,
+    "min_free_disk_mb": 5000,
+    "gpu_memory_mb": 0,
+    "security_threshold": "HIGH",
 }
 ENVIRONMENT_KEYS = IDENTITY_KEYS | set(TUNABLE_DEFAULTS)
 
@@ -63,6 +69,16 @@ class Environment:
     proxy_read_timeout: float = 300
     client_max_body_size: str = "50m"
     app_env: Mapping[str, str] = field(default_factory=dict)
+    backup_path: str = ""
+    backup_max_age_hours: int = 26
+    min_free_disk_mb: int = 5000
+    gpu_memory_mb: int = 0
+    security_threshold: str = "HIGH"
+
+    @property
+    def production(self) -> bool:
+        """Whether the environment is treated as production: it requires approval to change."""
+        return self.approval
 
     @property
     def network(self) -> str:
@@ -72,14 +88,25 @@ class Environment:
         return replace(self, gpus=gpus)
 
 
-def load_config(path: Path) -> dict[str, Any]:
+def read_toml(path: Path, what: str) -> dict[str, Any]:
     try:
         with path.open("rb") as stream:
-            config = tomllib.load(stream)
+            return tomllib.load(stream)
     except FileNotFoundError:
-        raise InputError(f"{path} not found: the environments file is required") from None
+        raise InputError(f"{path} not found: {what}") from None
     except tomllib.TOMLDecodeError as error:
         raise InputError(f"invalid {path.name}: {error}") from None
+
+
+def load_calendar_file(path: Path) -> dict[str, Any]:
+    """Read a separate freeze calendar: a TOML file of [[freeze]] tables only."""
+    calendar = read_toml(path, "the freeze calendar that [project] freeze_calendar names is missing")
+    _reject_unknown(calendar, {"freeze"}, path.name)
+    return calendar
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    config = read_toml(path, "the environments file is required")
     _reject_unknown(config, TOP_LEVEL_KEYS, path.name)
     _reject_unknown(config.get("project", {}), PROJECT_KEYS, "[project]")
     _reject_unknown(config.get("defaults", {}), set(TUNABLE_DEFAULTS), "[defaults]")
@@ -154,6 +181,15 @@ def _environment_from(name: str, table: dict[str, Any], where: str) -> Environme
             table["client_max_body_size"], SIZE_PATTERN, f"client_max_body_size in {where}", 'a size such as "50m"'
         ),
         app_env=_app_env(table["app_env"], f"app_env in {where}"),
+        backup_path=_backup_path(table["backup_path"], f"backup_path in {where}"),
+        backup_max_age_hours=int(
+            validate.positive_number(table["backup_max_age_hours"], source=f"backup_max_age_hours in {where}")
+        ),
+        min_free_disk_mb=int(_non_negative(table["min_free_disk_mb"], f"min_free_disk_mb in {where}", integer=True)),
+        gpu_memory_mb=int(_non_negative(table["gpu_memory_mb"], f"gpu_memory_mb in {where}", integer=True)),
+        security_threshold=_choice(
+            str(table["security_threshold"]).upper(), SEVERITIES, f"security_threshold in {where}"
+        ),
     )
 
 
@@ -180,6 +216,12 @@ def _non_negative(value: object, source: str, *, integer: bool = False) -> float
 def _pattern(value: object, pattern: re.Pattern[str], source: str, expected: str) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise InputError(f"invalid {source} {value!r}: expected {expected}")
+    return value
+
+
+def _backup_path(value: object, source: str) -> str:
+    if not isinstance(value, str) or (value and (not value.startswith("/") or "\n" in value)):
+        raise InputError(f'invalid {source} {value!r}: expected an absolute path on the server, or "" for none')
     return value
 
 

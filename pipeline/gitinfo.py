@@ -45,3 +45,10 @@ def build_time(cwd: Path) -> str:
         return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     epoch = int(_git("log", "-1", "--format=%ct", "HEAD", cwd=cwd))
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def branch(cwd: Path) -> str:
+    name = _git("rev-parse", "--abbrev-ref", "HEAD", cwd=cwd)
+    if name == "HEAD":
+        raise InputError("HEAD is detached, so no branch names the environment: pass --env")
+    return name

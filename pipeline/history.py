@@ -26,9 +26,20 @@ class ReleaseRecord:
     at: str
     actor: str
     detail: str = ""
+    approved_by: str = ""
+    approval_method: str = ""
 
 
-def new_record(version: str, image: str, container: str, status: str, detail: str = "") -> ReleaseRecord:
+def new_record(
+    version: str,
+    image: str,
+    container: str,
+    status: str,
+    detail: str = "",
+    *,
+    approved_by: str = "",
+    approval_method: str = "",
+) -> ReleaseRecord:
     return ReleaseRecord(
         version=version,
         image=image,
@@ -37,6 +48,8 @@ def new_record(version: str, image: str, container: str, status: str, detail: st
         at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         actor=actor(),
         detail=detail,
+        approved_by=approved_by,
+        approval_method=approval_method,
     )
 
 

@@ -124,3 +124,21 @@ def positive_number(value: object, *, source: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise InputError(f"invalid {source} {value!r}: expected a number greater than 0")
     return float(value)
+
+
+def single_line(value: str, *, source: str, max_length: int = 500) -> str:
+    """Accept a non-empty single line of printable text (names, reasons)."""
+    stripped = value.strip()
+    if not stripped:
+        raise InputError(f"invalid {source}: it is empty; give a short single line of text")
+    bad = next((char for char in stripped if ord(char) < 32 or ord(char) == 127), None)
+    if bad is not None:
+        kind = "a newline" if bad in "\r\n" else f"the control character {bad!r}"
+        raise InputError(f"invalid {source} {_shorten(stripped)!r}: it contains {kind}; give a single line of text")
+    if len(stripped) > max_length:
+        raise InputError(f"invalid {source}: {len(stripped)} characters, more than the maximum of {max_length}")
+    return stripped
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -104,7 +104,11 @@ registry_answers() { curl -fsS --max-time 2 "http://${REGISTRY_ADDR}/v2/" >/dev/
 
 start_registry() {
   if registry_answers; then
-    log "registry: already answers on ${REGISTRY_ADDR}"
+    if ! pid_alive "$(pid_from "$SANDBOX_DIR/registry.pid")"; then
+      log "registry: ${REGISTRY_ADDR} already answers, served by a registry this checkout did not start"
+    else
+      log "registry: already answers on ${REGISTRY_ADDR}"
+    fi
     return
   fi
   mkdir -p "$SANDBOX_DIR/registry/data"
@@ -191,6 +195,9 @@ EOF
   local pid
   pid=$(pid_from "$SANDBOX_DIR/sshd.pid")
   if pid_alive "$pid"; then kill "$pid"; sleep 0.5; fi
+  if (exec 3<>"/dev/tcp/${SSH_ADDR}/${SSH_PORT}") 2>/dev/null; then
+    die "${SSH_ADDR}:${SSH_PORT} is in use by another process, perhaps the sandbox of another checkout; stop it there (scripts/sandbox.sh down) and run this again"
+  fi
   log "ssh: starting sshd on ${SSH_ADDR}:${SSH_PORT} (log: ${SANDBOX_DIR}/sshd.log)"
   "$sshd" -f "$SANDBOX_DIR/sshd_config" -E "$SANDBOX_DIR/sshd.log"
   local waited=0

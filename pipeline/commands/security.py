@@ -1,0 +1,24 @@
+"""Commands of the vulnerability scanners the security check runs when they are installed."""
+
+from __future__ import annotations
+
+from pipeline.config import REPO_ROOT
+
+APP_REQUIREMENTS = REPO_ROOT / "requirements" / "app.txt"
+
+
+def pip_audit() -> list[str]:
+    return ["pip-audit", "--requirement", str(APP_REQUIREMENTS), "--format", "json", "--progress-spinner", "off"]
+
+
+def trivy(image_ref: str) -> list[str]:
+    return ["trivy", "image", "--format", "json", "--quiet", "--", image_ref]
+
+
+def grype(image_ref: str) -> list[str]:
+    return ["grype", image_ref, "--output", "json", "--quiet"]
+
+
+def scanner_commands(image_ref: str) -> dict[str, list[str]]:
+    """Map each scanner to its command: pip-audit scans the Python dependencies, the others the image."""
+    return {"pip-audit": pip_audit(), "trivy": trivy(image_ref), "grype": grype(image_ref)}

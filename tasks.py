@@ -11,32 +11,39 @@ from pathlib import Path
 
 from invoke import Context, task
 
+from pipeline import audit, change, gitinfo, history, metadata, validate
 from pipeline import build as build_ops
 from pipeline import deploy as deploy_ops
-from pipeline import gitinfo, metadata
+from pipeline import lock as lock_ops
+from pipeline import rollback as rollback_ops
 from pipeline import setup as setup_ops
 from pipeline.approval import require_approval
+from pipeline.change import ChangeRequest
 from pipeline.checks import failed
 from pipeline.cli import env_context, parse_overrides, reports_errors, resolve_version, settings
 from pipeline.commands import docker
 from pipeline.config import REPO_ROOT
 from pipeline.containers import list_releases
 from pipeline.deploy import find_serving
-from pipeline.errors import InputError, PipelineError
-from pipeline.prechecks import freeze_result, parse_only, run_prechecks
+from pipeline.errors import CheckFailed, InputError
+from pipeline.prechecks import parse_only, run_prechecks
 from pipeline.remote import LocalRunner
 from pipeline.security import parse_report_flag
-from pipeline.status import status_lines
+from pipeline.status import release_lines, status_lines
 
 ENV_HELP = "environment: uat, stg (staging) or prod (production)"
 VERSION_HELP = "version tag (default: HEAD's short SHA, with -dirty for uncommitted changes)"
 OVERRIDE_HELP = "checks to override, comma-separated (freeze, security, backup, ...); needs --reason"
 REASON_HELP = "why the override is needed; recorded with the release"
 APPROVED_BY_HELP = "who approved a production change (required without a terminal)"
+LOCK_WAIT_HELP = "seconds to wait for another deploy's lock (default 0: fail at once)"
 
 
-class ChecksFailed(PipelineError):
-    """One or more pre-deployment checks failed."""
+def parse_lock_wait(value: float) -> float:
+    seconds = float(value)
+    if seconds < 0:
+        raise InputError(f"invalid --lock-wait {value}: expected seconds, 0 or more")
+    return seconds
 
 
 @task(name="metadata", help={"env": ENV_HELP + " (default: from the git branch)", "version": VERSION_HELP})
@@ -111,7 +118,7 @@ def prechecks(
         print(result.line())
     failures = failed(results)
     if failures:
-        raise ChecksFailed(f"{len(failures)} of {len(results)} checks failed: {', '.join(r.check for r in failures)}")
+        raise CheckFailed(f"{len(failures)} of {len(results)} checks failed: {', '.join(r.check for r in failures)}")
 
 
 @task(help={"env": ENV_HELP})
@@ -131,6 +138,7 @@ def setup(c: Context, env: str | None = None) -> None:
         "approved-by": APPROVED_BY_HELP,
         "override": "override the change freeze: --override=freeze --reason=TEXT",
         "reason": REASON_HELP,
+        "lock-wait": LOCK_WAIT_HELP,
     }
 )
 @reports_errors
@@ -143,33 +151,170 @@ def deploy(
     approved_by: str | None = None,
     override: str | None = None,
     reason: str | None = None,
+    lock_wait: float = 0,
 ) -> None:
     """Deploy a pushed version: start it beside the old one, switch the proxy, verify, stop the old one."""
     loaded = settings()
     environment = loaded.environment(env)
     version = resolve_version(version)
     overrides = parse_overrides(override, reason)
+    wait = parse_lock_wait(lock_wait)
     loaded.require_registry()
     approval = None if dry_run else require_approval(environment, approved_by, action="deploy")
     with env_context(loaded, env) as ctx:
         if dry_run:
             print("\n".join(deploy_ops.plan(ctx, version)))
             return
-        # Checked again right before the change: an approval may have waited for hours.
-        notes = check_freeze(ctx, overrides)
-        print(deploy_ops.deploy(ctx, version, force=force, approval=approval, notes=notes).message)
+        request = ChangeRequest(
+            "deploy", version, reason=reason or "", approval=approval, overrides=overrides, force=force, lock_wait=wait
+        )
+        result = change.execute(ctx, request)
+        for name, text in overrides.items():
+            print(f"WARNING: {name} overridden: {text}")
+        print(result.message)
 
 
-def check_freeze(ctx, overrides: dict[str, str]) -> str:  # type: ignore[no-untyped-def]
-    """Raise ChecksFailed inside an active change freeze unless it is overridden; return the audit note."""
-    result = freeze_result(ctx)
-    if result.status != "fail":
-        return ""
-    if "freeze" in overrides:
-        note = f"change freeze overridden ({overrides['freeze']}): {result.message}"
-        print(f"WARNING: {note}")
-        return note
-    raise ChecksFailed(f"{result.message}; to deploy anyway: --override=freeze --reason=TEXT")
+@task(
+    help={
+        "env": ENV_HELP,
+        "reason": "why the rollback is needed (required, one line)",
+        "to": "version to roll back to (default: the release before the current one)",
+        "dry-run": "print the plan; change nothing",
+        "approved-by": APPROVED_BY_HELP,
+        "override": "override the change freeze: --override=freeze (the --reason is recorded)",
+        "lock-wait": LOCK_WAIT_HELP,
+    }
+)
+@reports_errors
+def rollback(
+    c: Context,
+    env: str | None = None,
+    reason: str | None = None,
+    to: str | None = None,
+    dry_run: bool = False,
+    approved_by: str | None = None,
+    override: str | None = None,
+    lock_wait: float = 0,
+) -> None:
+    """Put an earlier release back, with the same health gate and proxy switch as a deploy."""
+    loaded = settings()
+    environment = loaded.environment(env)
+    if reason is None:
+        raise InputError("missing --reason: a rollback needs a one-line reason, which the audit trail records")
+    text = validate.single_line(reason, source="--reason")
+    if to is not None:
+        validate.version_tag(to, source="--to")
+    overrides = parse_overrides(override, text) if override else {}
+    wait = parse_lock_wait(lock_wait)
+    loaded.require_registry()
+    approval = None if dry_run else require_approval(environment, approved_by, action="rollback")
+    with env_context(loaded, env) as ctx:
+        plan = rollback_ops.prepare(ctx, to)
+        print("\n".join(plan.summary(text)))
+        if plan.no_op:
+            print(f"{environment.name} already serves {plan.target.version}; nothing to roll back")
+            return
+        if dry_run:
+            print("dry run: nothing was changed")
+            return
+        request = ChangeRequest(
+            "rollback",
+            plan.target.version,
+            reason=text,
+            approval=approval,
+            overrides=overrides,
+            lock_wait=wait,
+            image=plan.target.image,
+            position=plan.target.sequence,
+        )
+        result = change.execute(ctx, request)
+        checks = rollback_ops.validate(ctx, result)
+        report = rollback_ops.write_report(ctx, plan, text, result, checks)
+        notify_hook("rollback", ctx.env.name, result.message)
+        print("\n".join(checks))
+        print(f"report: {report}")
+        print(result.message)
+
+
+def notify_hook(event: str, environment: str, message: str) -> None:
+    # TODO: send Slack and Teams notifications here once the notify task exists.
+    pass
+
+
+@task(help={"env": ENV_HELP})
+@reports_errors
+def releases(c: Context, env: str | None = None) -> None:
+    """List every deploy and rollback attempt and what can be rolled back to now."""
+    with env_context(settings(), env) as ctx:
+        print("\n".join(release_lines(ctx)))
+
+
+@task(name="lock", help={"env": ENV_HELP})
+@reports_errors
+def lock_(c: Context, env: str | None = None) -> None:
+    """Show who holds an environment's deploy lock, and whether it is stale."""
+    with env_context(settings(), env) as ctx:
+        info = lock_ops.read_lock(ctx)
+        if info is None:
+            print(f"{ctx.env.name} is not locked")
+        else:
+            print(f"{ctx.env.name} is locked: {info.describe(ctx.env.lock_stale_after)}")
+
+
+@task(help={"env": ENV_HELP, "reason": "why the lock is removed (required)", "approved-by": APPROVED_BY_HELP})
+@reports_errors
+def unlock(c: Context, env: str | None = None, reason: str | None = None, approved_by: str | None = None) -> None:
+    """Remove an environment's deploy lock, for example one a killed run left behind; audited."""
+    loaded = settings()
+    environment = loaded.environment(env)
+    if reason is None:
+        raise InputError("missing --reason: removing a lock needs a one-line reason, which the audit trail records")
+    text = validate.single_line(reason, source="--reason")
+    approval = require_approval(environment, approved_by, action="unlock")
+    with env_context(loaded, env) as ctx:
+        removed = lock_ops.force_remove(ctx)
+        if removed is None:
+            print(f"{ctx.env.name} was not locked; nothing removed")
+            return
+        audit.record(
+            ctx,
+            "unlock",
+            "succeeded",
+            reason=text,
+            detail=f"removed lock {removed.describe(ctx.env.lock_stale_after)}",
+            approved_by=approval.approver if approval else "",
+        )
+        print(f"removed the lock of {ctx.env.name} ({removed.holder}, since {removed.started_at})")
+
+
+@task(
+    name="audit",
+    help={
+        "env": ENV_HELP,
+        "last": "show only the newest N lines",
+        "verify": "check the hash chain; exit 1 and name the first bad line if it is broken",
+    },
+)
+@reports_errors
+def audit_(c: Context, env: str | None = None, last: int = 0, verify: bool = False) -> None:
+    """Show an environment's audit trail, or verify that it has not been edited."""
+    if last < 0:
+        raise InputError(f"invalid --last {last}: expected 0 (all) or more")
+    with env_context(settings(), env) as ctx:
+        lines = audit.read_lines(ctx)
+        if verify:
+            heads = [record.audit_head for record in history.read(ctx)]
+            outcome = audit.verify_lines(lines, heads)
+            if not outcome.ok:
+                raise CheckFailed(f"audit trail of {ctx.env.name} is broken: {outcome.message}")
+            print(f"audit trail of {ctx.env.name} verified: {outcome.message}")
+            return
+        shown = lines[-last:] if last else lines
+        for text in shown:
+            try:
+                print(audit.format_line(json.loads(text)))
+            except ValueError:
+                print(f"(unreadable line) {text}")
 
 
 @task(help={"env": ENV_HELP})

@@ -18,8 +18,7 @@ import shlex
 import time
 from dataclasses import dataclass
 
-from pipeline import history, proxy, retention, setup
-from pipeline.approval import Approval
+from pipeline import proxy, retention, setup
 from pipeline.build import login
 from pipeline.commands import docker, probe
 from pipeline.commands import proxy as nginx
@@ -43,6 +42,19 @@ class DeployResult:
     message: str
     seconds_to_serving: float = 0.0
     seconds_total: float = 0.0
+    from_version: str = ""
+    from_image: str = ""
+
+
+class ReleaseFailed(DeployFailed):
+    """A release was started but did not take over; the old one keeps serving."""
+
+    def __init__(self, message: str, *, image: str, container: str, from_version: str, from_image: str) -> None:
+        super().__init__(message)
+        self.image = image
+        self.container = container
+        self.from_version = from_version
+        self.from_image = from_image
 
 
 def release_alias(container_name: str) -> str:
@@ -123,11 +135,10 @@ def start_release(ctx: EnvContext, name: str, image: str, version: str) -> None:
         raise DeployFailed(f"cannot start {name}: {error}") from None
 
 
-def fail_release(ctx: EnvContext, name: str, image: str, version: str, reason: str) -> None:
-    """Show why a release failed, stop it and record the failure."""
+def fail_release(ctx: EnvContext, name: str) -> None:
+    """Show why a release failed and stop it; the caller records the failure."""
     show_failure(ctx.runner, name)
     ctx.runner.run(docker.stop(name, ctx.env.stop_timeout), check=False, timeout=ctx.env.stop_timeout + 30)
-    history.append(ctx, history.new_record(version, image, name, history.FAILED, reason))
 
 
 def migrate_legacy(ctx: EnvContext, legacy: ContainerState, alias: str, version: str) -> float:
@@ -156,19 +167,39 @@ def migrate_legacy(ctx: EnvContext, legacy: ContainerState, alias: str, version:
     return handover
 
 
-def deploy(
-    ctx: EnvContext, version: str, *, force: bool = False, approval: Approval | None = None, notes: str = ""
-) -> DeployResult:
+def ensure_image(ctx: EnvContext, image: str) -> None:
+    """Make sure a repository@sha256 image is on the server, pulling it by digest if needed."""
+    present = ctx.runner.run(docker.inspect_image(image), check=False, quiet=True)
+    if present.ok:
+        return
+    try:
+        ctx.runner.run(docker.pull(image), timeout=PULL_TIMEOUT_SECONDS)
+    except RemoteCommandError as error:
+        raise DeployFailed(
+            f"{image} is not on {ctx.runner.where} and cannot be pulled: {error.stderr.strip()}"
+        ) from None
+
+
+def deploy(ctx: EnvContext, version: str, *, force: bool = False, image: str | None = None) -> DeployResult:
+    """Deploy `version` (pulled by tag, or `image` by digest when given) and return what happened.
+
+    Raises ReleaseFailed when the new release started but did not take over.
+    """
     started = time.monotonic()
     env = ctx.env
     log.info("deploy: %s version %s (%s) on %s", env.name, version, env.strategy, ctx.runner.where)
     setup.ensure_state(ctx)
     setup.ensure_network(ctx)
-    image = pull(ctx, version)
-    log.info("deploy: %s is %s", ctx.settings.image_ref(version), image)
+    if image is None:
+        image = pull(ctx, version)
+        log.info("deploy: %s is %s", ctx.settings.image_ref(version), image)
+    else:
+        ensure_image(ctx, image)
 
     rows = list_releases(ctx.runner, env.name)
     serving, legacy = find_serving(ctx, rows)
+    from_version = (serving.version or "") if serving else ""
+    from_image = serving.image if serving else ""
     external_url = probe.local_url(ctx.target.publish_address, env.port, "/version")
     already_serving = serving is not None and serving.running and serving.image == image and not force
     if already_serving and serving and read_version(ctx.runner, external_url) == version:
@@ -176,10 +207,14 @@ def deploy(
             f"{env.name} already serves version {version} from {image} since {serving.started_at}; "
             "nothing to do (--force starts a fresh container)"
         )
-        return DeployResult(env.name, version, image, serving.name, False, message)
+        return DeployResult(env.name, version, image, serving.name, False, message, 0, 0, from_version, from_image)
 
     stop_leftovers(ctx, rows, serving.name if serving else None)
     name = choose_name(ctx, version, rows, serving.name if serving else None)
+
+    def failure(message: str) -> ReleaseFailed:
+        return ReleaseFailed(message, image=image, container=name, from_version=from_version, from_image=from_image)
+
     alias = release_alias(name)
     stopped_old = False
     if env.strategy == "recreate" and serving is not None and not legacy:
@@ -187,37 +222,32 @@ def deploy(
         ctx.runner.run(docker.stop(serving.name, env.stop_timeout), timeout=env.stop_timeout + 30)
         stopped_old = True
 
-    start_release(ctx, name, image, version)
     try:
+        start_release(ctx, name, image, version)
         wait_ready(ctx, name, version)
     except DeployFailed as error:
-        fail_release(ctx, name, image, version, str(error))
+        fail_release(ctx, name)
         kept = restart_old(ctx, serving) if stopped_old else f"{serving.name} still serves" if serving else ""
-        raise DeployFailed(f"deploy of {version} to {env.name} failed: {error}. {kept}".rstrip(". ")) from None
+        raise failure(f"deploy of {version} to {env.name} failed: {error}. {kept}".rstrip(". ")) from None
 
     if legacy and serving is not None:
         migrate_legacy(ctx, serving, alias, version)
     else:
-        previous_config = switch_proxy(ctx, alias, name, image, version, serving)
+        try:
+            outcome = proxy.ensure_running(ctx, alias)
+            log.info("deploy: %s", outcome)
+            previous_config = proxy.switch(ctx, alias)
+        except DeployFailed as error:
+            fail_release(ctx, name)
+            kept = f"; {serving.name} still serves" if serving else ""
+            raise failure(f"deploy of {version} to {env.name} failed: {error}{kept}") from None
         try:
             wait_for_external(ctx, version)
         except DeployFailed as error:
             proxy.restore(ctx, previous_config)
-            fail_release(ctx, name, image, version, str(error))
-            raise DeployFailed(f"deploy of {version} to {env.name} failed after the switch: {error}") from None
+            fail_release(ctx, name)
+            raise failure(f"deploy of {version} to {env.name} failed after the switch: {error}") from None
     seconds_to_serving = time.monotonic() - started
-    history.append(
-        ctx,
-        history.new_record(
-            version,
-            image,
-            name,
-            history.SERVING,
-            notes,
-            approved_by=approval.approver if approval else "",
-            approval_method=approval.method if approval else "",
-        ),
-    )
 
     if serving is not None and not stopped_old and not legacy:
         log.info("deploy: draining %s for %g s, then stopping it", serving.name, env.drain_timeout)
@@ -229,20 +259,9 @@ def deploy(
         f"{env.name} serves version {version} from {name} at "
         f"http://{ctx.target.publish_address}:{env.port} ({seconds_to_serving:.1f} s, {total:.1f} s with drain)"
     )
-    return DeployResult(env.name, version, image, name, True, message, seconds_to_serving, total)
-
-
-def switch_proxy(
-    ctx: EnvContext, alias: str, name: str, image: str, version: str, serving: ContainerState | None
-) -> str | None:
-    outcome = proxy.ensure_running(ctx, alias)
-    log.info("deploy: %s", outcome)
-    try:
-        return proxy.switch(ctx, alias)
-    except DeployFailed as error:
-        fail_release(ctx, name, image, version, str(error))
-        kept = f"; {serving.name} still serves" if serving else ""
-        raise DeployFailed(f"deploy of {version} to {ctx.env.name} failed: {error}{kept}") from None
+    return DeployResult(
+        env.name, version, image, name, True, message, seconds_to_serving, total, from_version, from_image
+    )
 
 
 def restart_old(ctx: EnvContext, serving: ContainerState | None) -> str:

@@ -42,6 +42,7 @@ TUNABLE_DEFAULTS: dict[str, Any] = {
     "min_free_disk_mb": 5000,
     "gpu_memory_mb": 0,
     "security_threshold": "HIGH",
+    "lock_stale_after": 1800,
 }
 ENVIRONMENT_KEYS = IDENTITY_KEYS | set(TUNABLE_DEFAULTS)
 
@@ -74,6 +75,7 @@ class Environment:
     min_free_disk_mb: int = 5000
     gpu_memory_mb: int = 0
     security_threshold: str = "HIGH"
+    lock_stale_after: float = 1800
 
     @property
     def production(self) -> bool:
@@ -187,6 +189,7 @@ def _environment_from(name: str, table: dict[str, Any], where: str) -> Environme
         ),
         min_free_disk_mb=int(_non_negative(table["min_free_disk_mb"], f"min_free_disk_mb in {where}", integer=True)),
         gpu_memory_mb=int(_non_negative(table["gpu_memory_mb"], f"gpu_memory_mb in {where}", integer=True)),
+        lock_stale_after=validate.positive_number(table["lock_stale_after"], source=f"lock_stale_after in {where}"),
         security_threshold=_choice(
             str(table["security_threshold"]).upper(), SEVERITIES, f"security_threshold in {where}"
         ),

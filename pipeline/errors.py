@@ -34,3 +34,7 @@ class RemoteCommandError(PipelineError):
 
 class DeployFailed(PipelineError):
     """A deploy did not reach a verified, serving new version."""
+
+
+class CheckFailed(PipelineError):
+    """A pre-deployment check failed, or a change freeze is active."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from pipeline import history
 from pipeline.commands import docker
 from pipeline.containers import ReleaseRow, list_releases
 from pipeline.server import EnvContext
@@ -11,10 +12,19 @@ from pipeline.server import EnvContext
 log = logging.getLogger("agent_dk")
 
 
-def stale_releases(rows: list[ReleaseRow], keep: int, serving: str | None) -> list[ReleaseRow]:
-    """Return the stopped releases past the newest `keep`; rows come newest first."""
+def stale_releases(
+    rows: list[ReleaseRow], keep: int, serving: str | None, failed: set[str] | None = None
+) -> list[ReleaseRow]:
+    """Return the stopped releases past the newest `keep`, and failed ones past the newest; rows come newest first.
+
+    Failed releases do not count toward `keep`, so they never push a good release out; the newest
+    one stays for inspection.
+    """
+    failed = failed or set()
     stopped = [row for row in rows if row.state != "running" and row.name != serving]
-    return stopped[keep:]
+    good = [row for row in stopped if row.name not in failed]
+    broken = [row for row in stopped if row.name in failed]
+    return good[keep:] + broken[1:]
 
 
 def prune(ctx: EnvContext, serving: str | None) -> list[str]:
@@ -24,8 +34,9 @@ def prune(ctx: EnvContext, serving: str | None) -> list[str]:
     releases on the same host are never touched. An image still used by any container stays.
     """
     rows = list_releases(ctx.runner, ctx.env.name)
+    failed = history.failed_containers(history.read(ctx))
     removed = []
-    for row in stale_releases(rows, ctx.env.retain, serving):
+    for row in stale_releases(rows, ctx.env.retain, serving, failed):
         ctx.runner.run(docker.remove(row.name))
         removed.append(row.name)
         still_used = any(other.image == row.image for other in rows if other.name not in removed)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pipeline import proxy
+from pipeline import history, proxy
 from pipeline.commands import probe
 from pipeline.containers import list_releases
 from pipeline.deploy import find_serving
-from pipeline.history import failed_containers
-from pipeline.history import read as read_history
 from pipeline.readiness import read_version
+from pipeline.rollback import available_images
 from pipeline.server import EnvContext
 
 
@@ -36,10 +35,47 @@ def status_lines(ctx: EnvContext) -> list[str]:
             f"since:       {serving.started_at}",
         ]
     lines.append(f"answering:   port {env.port} reports version {answering or '(no answer)'}")
-    failed = failed_containers(read_history(ctx))
+    failed = history.failed_containers(history.read(ctx))
     retained = [row for row in rows if row.state != "running" and row.name not in failed]
     lines.append("retained for rollback:" if retained else "retained for rollback: none")
     for row in retained:
         digest = row.image.split("@")[-1][:19] if "@" in row.image else row.image
         lines.append(f"  {row.version or '?':<24} {row.name} {digest} (created {row.created_at})")
+    return lines
+
+
+def release_lines(ctx: EnvContext) -> list[str]:
+    """List every deploy and rollback attempt, newest first, with what can be rolled back to now."""
+    records = history.read(ctx)
+    if not records:
+        return [f"{ctx.env.name} has no release history yet"]
+    serving, _ = find_serving(ctx, list_releases(ctx.runner, ctx.env.name))
+    serving_image = serving.image if serving else None
+    images = available_images(ctx)
+    replaced = history.rolled_back_from(records)
+    header = f"{'version':<26} {'digest':<19} {'at':<20} {'by':<28} {'status':<36} rollback"
+    lines = [header]
+    for record in reversed(records):
+        digest = record.image.split("@")[-1][:19] if "@" in record.image else record.image[:19]
+        if record.result == history.FAILED:
+            status = f"{record.action} failed"
+        elif record.action == history.ROLLBACK:
+            status = f"rollback from {record.from_version or '?'}"
+        elif record.image == serving_image:
+            status = "serving"
+        elif record.image in replaced:
+            status = "rolled back from"
+        else:
+            status = "retained" if record.image in images else "pruned"
+        can_return = (
+            "yes"
+            if record.action == history.DEPLOY
+            and record.succeeded
+            and record.image in images
+            and record.image != serving_image
+            else "-"
+        )
+        lines.append(
+            f"{record.version:<26} {digest:<19} {record.at:<20} {record.actor[:28]:<28} {status:<36} {can_return}"
+        )
     return lines

@@ -52,6 +52,24 @@ def repo_digests(image_ref: str) -> list[str]:
     return ["docker", "image", "inspect", "--format", "{{json .RepoDigests}}", _operand(image_ref)]
 
 
+def inspect_image(image_ref: str) -> list[str]:
+    return ["docker", "image", "inspect", "--format", "{{.Id}}", "--", _operand(image_ref)]
+
+
+def list_images(repository: str) -> list[str]:
+    """List the repository's images on the host as repository@digest lines."""
+    return [
+        "docker",
+        "image",
+        "ls",
+        "--digests",
+        "--no-trunc",
+        "--format",
+        "{{.Repository}}@{{.Digest}}",
+        _operand(repository),
+    ]
+
+
 def inspect_container(name: str) -> list[str]:
     return ["docker", "container", "inspect", "--", _operand(name)]
 

@@ -41,3 +41,52 @@ def read_file(path: str) -> list[str]:
 def append_file(path: str) -> list[str]:
     """Append stdin to `path`, creating it with mode 0600."""
     return ["sh", "-c", 'umask 077 && cat >> "$1"', "sh", _path(path)]
+
+
+def last_line(path: str) -> list[str]:
+    return ["tail", "-n", "1", "--", _path(path)]
+
+
+def remove_tree(path: str) -> list[str]:
+    return ["rm", "-rf", "--", _path(path)]
+
+
+def is_directory(path: str) -> list[str]:
+    return ["test", "-d", _path(path)]
+
+
+def make_lock(path: str) -> list[str]:
+    """Create the lock directory atomically and write stdin into its info.json; exit 1 if it exists."""
+    return [
+        "sh",
+        "-c",
+        'mkdir -m 0700 -- "$1" 2>/dev/null || exit 1; umask 077; cat > "$1/info.json"',
+        "sh",
+        _path(path),
+    ]
+
+
+def remove_lock(path: str, token: str) -> list[str]:
+    """Remove the lock directory only when its info.json holds `token`."""
+    if not token.isalnum():
+        raise ValueError(f"invalid lock token {token!r}")
+    return ["sh", "-c", 'grep -q -- "$2" "$1/info.json" 2>/dev/null && rm -rf -- "$1"', "sh", _path(path), token]
+
+
+# Writes the serving container's inspect JSON, its image and the env file's checksum.
+_SNAPSHOT_SCRIPT = (
+    'set -e; mkdir -p -m 0700 -- "$1"; docker container inspect -- "$2" > "$1/container.json"; '
+    'printf "%s\\n" "$3" > "$1/image"; if [ -f "$4" ]; then sha256sum -- "$4" > "$1/app.env.sha256"; fi'
+)
+# Removes all but the newest snapshot directories (names sort by time).
+_PRUNE_SCRIPT = 'ls -1d -- "$1"/*/ 2>/dev/null | sort -r | tail -n +"$2" | xargs -r rm -rf --'
+
+
+def snapshot(directory: str, container: str, image: str, env_file: str) -> list[str]:
+    """Write a container's inspect JSON, its image and the env file's checksum into `directory`."""
+    return ["sh", "-c", _SNAPSHOT_SCRIPT, "sh", _path(directory), container, image, _path(env_file)]
+
+
+def prune_snapshots(parent: str, keep: int) -> list[str]:
+    """Remove all but the newest `keep` snapshot directories under `parent`."""
+    return ["sh", "-c", _PRUNE_SCRIPT, "sh", _path(parent), str(keep + 1)]

@@ -14,7 +14,7 @@ ENV ?=
 VERSION ?=
 VERSION_FLAG := $(if $(VERSION),--version=$(VERSION))
 
-PHONY_EXTRA := metadata prechecks setup logs
+PHONY_EXTRA := metadata prechecks setup logs rollback releases
 .PHONY: help venv demo test lint unit integration build push deploy status $(PHONY_EXTRA) sandbox-up sandbox-down sandbox-status bench clean
 
 help: ## List the targets
@@ -51,7 +51,7 @@ push: venv ## Push the image (VERSION=tag)
 	$(INVOKE) push $(VERSION_FLAG)
 
 deploy: venv ## Deploy to an environment (ENV=uat|stg|prod, VERSION=tag, APPROVED_BY=name for prod)
-	$(INVOKE) deploy --env=$(ENV) $(VERSION_FLAG) $(if $(APPROVED_BY),--approved-by="$(APPROVED_BY)")
+	$(INVOKE) deploy --env=$(ENV) $(VERSION_FLAG) $(if $(APPROVED_BY),--approved-by="$$APPROVED_BY")
 
 metadata: venv ## Print what a run would deploy, as JSON (ENV optional: from the branch)
 	$(INVOKE) metadata $(if $(ENV),--env=$(ENV)) $(VERSION_FLAG)
@@ -64,6 +64,14 @@ setup: venv ## Prepare the server for an environment (ENV=uat|stg|prod)
 
 logs: venv ## Show the serving release's logs (ENV=uat|stg|prod)
 	$(INVOKE) logs --env=$(ENV)
+
+# REASON and TO reach the recipe as environment variables, so quotes in them stay intact.
+export REASON TO APPROVED_BY
+rollback: venv ## Roll back (ENV=uat|stg|prod REASON="why" [TO=tag] [APPROVED_BY=name for prod])
+	$(INVOKE) rollback --env=$(ENV) --reason="$$REASON" $(if $(TO),--to="$$TO") $(if $(APPROVED_BY),--approved-by="$$APPROVED_BY")
+
+releases: venv ## List the release history of an environment (ENV=uat|stg|prod)
+	$(INVOKE) releases --env=$(ENV)
 
 status: venv ## Show what an environment runs (ENV=uat|stg|prod)
 	$(INVOKE) status --env=$(ENV)

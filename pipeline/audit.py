@@ -27,7 +27,8 @@ LOCAL_AUDIT_DIR = REPO_ROOT / "reports"
 
 
 def canonical(record: dict[str, Any]) -> str:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # ASCII only, so no character inside a line can count as a line break for any reader.
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def line_hash(record: dict[str, Any]) -> str:
@@ -50,7 +51,7 @@ def audit_path(ctx: EnvContext) -> str:
 
 def read_lines(ctx: EnvContext) -> list[str]:
     result = ctx.runner.run(files.read_file(audit_path(ctx)), check=False, quiet=True)
-    return result.stdout.splitlines() if result.ok else []
+    return [line for line in result.stdout.split("\n") if line] if result.ok else []
 
 
 def head_hash(ctx: EnvContext) -> str:

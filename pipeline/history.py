@@ -77,6 +77,7 @@ def read(ctx: EnvContext) -> list[ReleaseRecord]:
 def parse(text: str) -> list[ReleaseRecord]:
     known = {field.name for field in fields(ReleaseRecord)}
     records = []
+    unreadable = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -84,7 +85,9 @@ def parse(text: str) -> list[ReleaseRecord]:
             data = json.loads(line)
             records.append(ReleaseRecord(**{key: value for key, value in data.items() if key in known}))
         except (ValueError, TypeError):
-            log.warning("releases: skipping unreadable line %d", number)
+            unreadable.append(number)
+    if unreadable:
+        log.warning("releases: skipped %d unreadable lines (first: line %d)", len(unreadable), unreadable[0])
     return records
 
 
@@ -106,8 +109,16 @@ def deploys(records: list[ReleaseRecord]) -> list[ReleaseRecord]:
 
 
 def rolled_back_from(records: list[ReleaseRecord]) -> set[str]:
-    """Return the images that a successful rollback replaced."""
-    return {record.from_image for record in records if record.action == ROLLBACK and record.succeeded}
+    """Return the images that a successful rollback replaced and no later deploy brought back."""
+    replaced: set[str] = set()
+    for record in records:
+        if not record.succeeded:
+            continue
+        if record.action == ROLLBACK:
+            replaced.add(record.from_image)
+        else:
+            replaced.discard(record.image)
+    return replaced
 
 
 def failed_containers(records: list[ReleaseRecord]) -> set[str]:

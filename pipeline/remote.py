@@ -264,7 +264,9 @@ def _exec(connection: Connection, command: str, stdin: str | None, timeout: floa
             while channel.recv_stderr_ready():
                 stderr += channel.recv_stderr(65536)
                 received = True
-            if channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready():
+            # sshd may send the exit status before the last output, so the end is EOF plus the status.
+            drained = not channel.recv_ready() and not channel.recv_stderr_ready()
+            if drained and channel.exit_status_ready() and (channel.eof_received or channel.closed):
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(command)

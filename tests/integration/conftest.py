@@ -110,6 +110,7 @@ class ReleaseImages:
     crashing: str
     never_healthy: str
     wrong_version: str
+    disposable: str
 
 
 # Each broken release is the v1 image with one thing changed.
@@ -118,6 +119,8 @@ BROKEN_DOCKERFILES = {
     "crashing": f'CMD ["{PYTHON}", "-c", "import sys; print(\'fake crash at start\', file=sys.stderr); sys.exit(3)"]',
     "never_healthy": f'HEALTHCHECK --interval=1s CMD ["{PYTHON}", "-c", "raise SystemExit(\'fake health failure\')"]',
     "wrong_version": "ENV APP_VERSION=not-the-deployed-tag",
+    # A good release with its own digest, so a test can delete it from the registry.
+    "disposable": "ENV APP_VERSION={version}",
 }
 
 
@@ -132,13 +135,14 @@ def images(sandbox: Sandbox) -> ReleaseImages:
         crashing=f"it-{run_id}-crash",
         never_healthy=f"it-{run_id}-unhealthy",
         wrong_version=f"it-{run_id}-wrong",
+        disposable=f"it-{run_id}-disposable",
     )
     for version in (versions.v1, versions.v2, versions.v3):
         completed = sandbox.invoke("build", f"--version={version}", "push", f"--version={version}")
         assert completed.returncode == 0, completed.stderr
     for field_name, instruction in BROKEN_DOCKERFILES.items():
         version = getattr(versions, field_name)
-        dockerfile = f"FROM {REPOSITORY}:{versions.v1}\n{instruction}\n"
+        dockerfile = f"FROM {REPOSITORY}:{versions.v1}\n{instruction.format(version=version)}\n"
         sandbox.docker(
             "build", "--quiet", "--label", f"org.opencontainers.image.version={version}",
             "--tag", f"{REPOSITORY}:{version}", "-", stdin=dockerfile,

@@ -17,18 +17,23 @@ from pipeline import deploy as deploy_ops
 from pipeline import lock as lock_ops
 from pipeline import rollback as rollback_ops
 from pipeline import setup as setup_ops
+from pipeline import smoke as smoke_ops
 from pipeline.approval import require_approval
 from pipeline.change import ChangeRequest
-from pipeline.checks import failed
+from pipeline.checks import CheckResult, failed
 from pipeline.cli import env_context, parse_overrides, reports_errors, resolve_version, settings
 from pipeline.commands import docker
 from pipeline.config import REPO_ROOT
 from pipeline.containers import list_releases
 from pipeline.deploy import find_serving
 from pipeline.errors import CheckFailed, InputError
+from pipeline.notify import Event, notify
 from pipeline.prechecks import parse_only, run_prechecks
 from pipeline.remote import LocalRunner
+from pipeline.reporting import new_report, record_outcome
 from pipeline.security import parse_report_flag
+from pipeline.server import actor
+from pipeline.session import run_session
 from pipeline.status import release_lines, status_lines
 
 ENV_HELP = "environment: uat, stg (staging) or prod (production)"
@@ -36,6 +41,7 @@ VERSION_HELP = "version tag (default: HEAD's short SHA, with -dirty for uncommit
 OVERRIDE_HELP = "checks to override, comma-separated (freeze, security, backup, ...); needs --reason"
 REASON_HELP = "why the override is needed; recorded with the release"
 APPROVED_BY_HELP = "who approved a production change (required without a terminal)"
+NOTIFY_RESULTS = ("succeeded", "failed", "unchanged", "interrupted")
 LOCK_WAIT_HELP = "seconds to wait for another deploy's lock (default 0: fail at once)"
 
 
@@ -113,12 +119,90 @@ def prechecks(
     version = resolve_version(version)
     loaded.require_registry()
     with env_context(loaded, env) as ctx:
-        results = run_prechecks(ctx, version=version, only=checks, overrides=overrides, security_reports=reports)
-    for result in results:
-        print(result.line())
+        report = new_report(ctx, "prechecks", version, overrides=overrides)
+        with run_session(loaded, report) as session:
+            with session.timeline.step("pre-deployment checks"):
+                results = run_prechecks(
+                    ctx, version=version, only=checks, overrides=overrides, security_reports=reports
+                )
+            report.prechecks = results
+            for result in results:
+                print(result.line())
+            fail_on(results, "checks")
+
+
+def fail_on(results: list[CheckResult], what: str) -> None:
     failures = failed(results)
     if failures:
-        raise CheckFailed(f"{len(failures)} of {len(results)} checks failed: {', '.join(r.check for r in failures)}")
+        raise CheckFailed(f"{len(failures)} of {len(results)} {what} failed: {', '.join(r.check for r in failures)}")
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "version": "version that must serve (default: the one the last deploy or rollback put in place)",
+    }
+)
+@reports_errors
+def smoke(c: Context, env: str | None = None, version: str | None = None) -> None:
+    """Run the post-deployment smoke checks on the server; exit 1 when any fails."""
+    loaded = settings()
+    loaded.environment(env)
+    if version is not None:
+        validate.version_tag(version)
+    with env_context(loaded, env) as ctx:
+        expected = version or smoke_ops.expected_version(ctx)
+        report = new_report(ctx, "smoke", expected)
+        with run_session(loaded, report) as session:
+            with session.timeline.step("smoke checks"):
+                results = smoke_ops.run_smoke(ctx, expected)
+            report.validation = results
+            for result in results:
+                print(result.line())
+            fail_on(results, "smoke checks")
+
+
+@task(
+    name="notify",
+    help={
+        "env": ENV_HELP,
+        "version": "version the message is about",
+        "action": "what happened: deploy, rollback, ... (default deploy)",
+        "result": "succeeded, failed or unchanged (default succeeded)",
+        "duration": "seconds the run took",
+        "detail": "one more line of text",
+    },
+)
+@reports_errors
+def notify_(
+    c: Context,
+    env: str | None = None,
+    version: str | None = None,
+    action: str = "deploy",
+    result: str = "succeeded",
+    duration: float = 0,
+    detail: str = "",
+) -> None:
+    """Send a Slack and a Teams message about a run; a failed delivery is a warning, never an error."""
+    loaded = settings()
+    environment = loaded.environment(env)
+    if result not in NOTIFY_RESULTS:
+        raise InputError(f"invalid --result {result!r}: expected one of {', '.join(NOTIFY_RESULTS)}")
+    event = Event(
+        environment=environment.name,
+        version=resolve_version(version),
+        action=validate.single_line(action, source="--action"),
+        result=result,
+        duration_seconds=duration,
+        actor=actor(),
+        run_url=audit.run_url(),
+        detail=validate.single_line(detail, source="--detail") if detail else "",
+    )
+    deliveries = notify(
+        event, slack_url=loaded.webhook("SLACK_WEBHOOK_URL"), teams_url=loaded.webhook("TEAMS_WEBHOOK_URL")
+    )
+    for delivery in deliveries:
+        print(f"{delivery.channel}: {delivery.message}")
 
 
 @task(help={"env": ENV_HELP})
@@ -168,9 +252,10 @@ def deploy(
         request = ChangeRequest(
             "deploy", version, reason=reason or "", approval=approval, overrides=overrides, force=force, lock_wait=wait
         )
-        result = change.execute(ctx, request)
-        for name, text in overrides.items():
-            print(f"WARNING: {name} overridden: {text}")
+        report = new_report(ctx, "deploy", version, approval=approval, overrides=overrides)
+        with run_session(loaded, report, notify_people=True) as session:
+            result = change.execute(ctx, request, timeline=session.timeline)
+            record_outcome(report, result)
         print(result.message)
 
 
@@ -227,18 +312,16 @@ def rollback(
             image=plan.target.image,
             position=plan.target.sequence,
         )
-        result = change.execute(ctx, request)
-        checks = rollback_ops.validate(ctx, result)
-        report = rollback_ops.write_report(ctx, plan, text, result, checks)
-        notify_hook("rollback", ctx.env.name, result.message)
+        report = new_report(ctx, "rollback", plan.target.version, approval=approval, overrides=overrides)
+        report.deployment["reason"] = text
+        with run_session(loaded, report, notify_people=True) as session:
+            result = change.execute(ctx, request, timeline=session.timeline)
+            record_outcome(report, result)
+            with session.timeline.step("validate with retries"):
+                checks = rollback_ops.validate(ctx, result)
+            report.validation += [CheckResult("rollback", "pass", line) for line in checks]
         print("\n".join(checks))
-        print(f"report: {report}")
         print(result.message)
-
-
-def notify_hook(event: str, environment: str, message: str) -> None:
-    # TODO: send Slack and Teams notifications here once the notify task exists.
-    pass
 
 
 @task(help={"env": ENV_HELP})

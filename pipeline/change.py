@@ -22,6 +22,7 @@ from pipeline.containers import list_releases
 from pipeline.deploy import DeployResult, ReleaseFailed, deploy, find_serving
 from pipeline.errors import CheckFailed, PipelineError
 from pipeline.prechecks import freeze_result
+from pipeline.report import Timeline
 from pipeline.server import EnvContext
 
 log = logging.getLogger("agent_dk")
@@ -70,7 +71,7 @@ def freeze_gate(ctx: EnvContext, request: ChangeRequest, now: datetime | None = 
     return note
 
 
-def execute(ctx: EnvContext, request: ChangeRequest) -> DeployResult:
+def execute(ctx: EnvContext, request: ChangeRequest, timeline: Timeline | None = None) -> DeployResult:
     ctx.runner.run(files.make_directory(ctx.root, "0700"), quiet=True)
     with (
         terminate_as_interrupt(),
@@ -94,7 +95,7 @@ def execute(ctx: EnvContext, request: ChangeRequest) -> DeployResult:
         )
         snapshot = backup.snapshot(ctx, serving)
         try:
-            result = deploy(ctx, request.version, force=request.force, image=request.image)
+            result = deploy(ctx, request.version, force=request.force, image=request.image, timeline=timeline)
         except ReleaseFailed as error:
             entry = audit.record(
                 ctx,

@@ -106,6 +106,11 @@ class Settings:
             ),
         )
 
+    def webhook(self, name: str) -> Secret | None:
+        """Return a webhook URL (SLACK_WEBHOOK_URL or TEAMS_WEBHOOK_URL) as a secret, or None when unset."""
+        value = self.values.get(name)
+        return Secret(value) if value else None
+
     def image_repository(self) -> str:
         return f"{self.require_registry().address}/{self.image_name}"
 
@@ -125,7 +130,7 @@ class Settings:
         return f"the process environment or a .env file (see .env.example; {ENV_FILE_VARIABLE} names another file)"
 
 
-SECRET_VARIABLES = ("SSH_KEY", "REGISTRY_PASSWORD")
+SECRET_VARIABLES = ("SSH_KEY", "REGISTRY_PASSWORD", "SLACK_WEBHOOK_URL", "TEAMS_WEBHOOK_URL")
 
 
 def _source_name(values: Mapping[str, str], name: str) -> str:
@@ -193,6 +198,8 @@ KNOWN_VARIABLES = {
     "BUILD_CA_CERT",
     "GPUS_OVERRIDE",
     "PROXY_IMAGE",
+    "SLACK_WEBHOOK_URL",
+    "TEAMS_WEBHOOK_URL",
 }
 
 

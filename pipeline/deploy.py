@@ -16,6 +16,7 @@ import logging
 import secrets
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline import proxy, retention, setup
@@ -25,7 +26,9 @@ from pipeline.commands import proxy as nginx
 from pipeline.containers import ContainerState, ReleaseRow, digest_ref, list_releases, read_container
 from pipeline.errors import DeployFailed, RemoteCommandError
 from pipeline.readiness import read_version, show_failure, wait_for_external, wait_ready
+from pipeline.report import Timeline
 from pipeline.server import EnvContext
+from pipeline.session import step
 
 log = logging.getLogger("agent_dk")
 
@@ -180,7 +183,14 @@ def ensure_image(ctx: EnvContext, image: str) -> None:
         ) from None
 
 
-def deploy(ctx: EnvContext, version: str, *, force: bool = False, image: str | None = None) -> DeployResult:
+def deploy(
+    ctx: EnvContext,
+    version: str,
+    *,
+    force: bool = False,
+    image: str | None = None,
+    timeline: Timeline | None = None,
+) -> DeployResult:
     """Deploy `version` (pulled by tag, or `image` by digest when given) and return what happened.
 
     Raises ReleaseFailed when the new release started but did not take over.
@@ -188,13 +198,14 @@ def deploy(ctx: EnvContext, version: str, *, force: bool = False, image: str | N
     started = time.monotonic()
     env = ctx.env
     log.info("deploy: %s version %s (%s) on %s", env.name, version, env.strategy, ctx.runner.where)
-    setup.ensure_state(ctx)
-    setup.ensure_network(ctx)
-    if image is None:
-        image = pull(ctx, version)
-        log.info("deploy: %s is %s", ctx.settings.image_ref(version), image)
-    else:
-        ensure_image(ctx, image)
+    with step(timeline, "prepare server and pull image"):
+        setup.ensure_state(ctx)
+        setup.ensure_network(ctx)
+        if image is None:
+            image = pull(ctx, version)
+            log.info("deploy: %s is %s", ctx.settings.image_ref(version), image)
+        else:
+            ensure_image(ctx, image)
 
     rows = list_releases(ctx.runner, env.name)
     serving, legacy = find_serving(ctx, rows)
@@ -213,6 +224,8 @@ def deploy(ctx: EnvContext, version: str, *, force: bool = False, image: str | N
     name = choose_name(ctx, version, rows, serving.name if serving else None)
 
     def failure(message: str) -> ReleaseFailed:
+        """Stop the new release, which never took over, and describe the failure."""
+        fail_release(ctx, name)
         return ReleaseFailed(message, image=image, container=name, from_version=from_version, from_image=from_image)
 
     alias = release_alias(name)
@@ -223,37 +236,29 @@ def deploy(ctx: EnvContext, version: str, *, force: bool = False, image: str | N
         stopped_old = True
 
     try:
-        start_release(ctx, name, image, version)
-        wait_ready(ctx, name, version)
+        with step(timeline, "start release and wait until healthy"):
+            start_release(ctx, name, image, version)
+            wait_ready(ctx, name, version)
     except DeployFailed as error:
-        fail_release(ctx, name)
+        failed = failure(f"deploy of {version} to {env.name} failed: {error}")
         kept = restart_old(ctx, serving) if stopped_old else f"{serving.name} still serves" if serving else ""
-        raise failure(f"deploy of {version} to {env.name} failed: {error}. {kept}".rstrip(". ")) from None
+        failed.args = (f"{failed}. {kept}".rstrip(". "),)
+        raise failed from None
 
     if legacy and serving is not None:
-        migrate_legacy(ctx, serving, alias, version)
+        with step(timeline, "migrate port to the proxy"):
+            migrate_legacy(ctx, serving, alias, version)
     else:
-        try:
-            outcome = proxy.ensure_running(ctx, alias)
-            log.info("deploy: %s", outcome)
-            previous_config = proxy.switch(ctx, alias)
-        except DeployFailed as error:
-            fail_release(ctx, name)
-            kept = f"; {serving.name} still serves" if serving else ""
-            raise failure(f"deploy of {version} to {env.name} failed: {error}{kept}") from None
-        try:
-            wait_for_external(ctx, version)
-        except DeployFailed as error:
-            proxy.restore(ctx, previous_config)
-            fail_release(ctx, name)
-            raise failure(f"deploy of {version} to {env.name} failed after the switch: {error}") from None
+        with step(timeline, "switch proxy and verify through the port"):
+            switch_and_verify(ctx, alias, version, failure, kept=f"; {serving.name} still serves" if serving else "")
     seconds_to_serving = time.monotonic() - started
 
-    if serving is not None and not stopped_old and not legacy:
-        log.info("deploy: draining %s for %g s, then stopping it", serving.name, env.drain_timeout)
-        time.sleep(env.drain_timeout)
-        ctx.runner.run(docker.stop(serving.name, env.stop_timeout), timeout=env.stop_timeout + 30)
-    retention.prune(ctx, serving=name)
+    with step(timeline, "drain and stop the old release, prune"):
+        if serving is not None and not stopped_old and not legacy:
+            log.info("deploy: draining %s for %g s, then stopping it", serving.name, env.drain_timeout)
+            time.sleep(env.drain_timeout)
+            ctx.runner.run(docker.stop(serving.name, env.stop_timeout), timeout=env.stop_timeout + 30)
+        retention.prune(ctx, serving=name)
     total = time.monotonic() - started
     message = (
         f"{env.name} serves version {version} from {name} at "
@@ -262,6 +267,23 @@ def deploy(ctx: EnvContext, version: str, *, force: bool = False, image: str | N
     return DeployResult(
         env.name, version, image, name, True, message, seconds_to_serving, total, from_version, from_image
     )
+
+
+def switch_and_verify(
+    ctx: EnvContext, alias: str, version: str, failure: Callable[[str], ReleaseFailed], *, kept: str
+) -> None:
+    """Point the proxy at the new release and verify it through the port; undo the switch on failure."""
+    name_note = f"deploy of {version} to {ctx.env.name} failed"
+    try:
+        log.info("deploy: %s", proxy.ensure_running(ctx, alias))
+        previous_config = proxy.switch(ctx, alias)
+    except DeployFailed as error:
+        raise failure(f"{name_note}: {error}{kept}") from None
+    try:
+        wait_for_external(ctx, version)
+    except DeployFailed as error:
+        proxy.restore(ctx, previous_config)
+        raise failure(f"{name_note} after the switch: {error}") from None
 
 
 def restart_old(ctx: EnvContext, serving: ContainerState | None) -> str:

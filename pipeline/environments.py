@@ -43,6 +43,9 @@ TUNABLE_DEFAULTS: dict[str, Any] = {
     "gpu_memory_mb": 0,
     "security_threshold": "HIGH",
     "lock_stale_after": 1800,
+    "latency_requests": 20,
+    "latency_p50_ms": 200,
+    "latency_p95_ms": 500,
 }
 ENVIRONMENT_KEYS = IDENTITY_KEYS | set(TUNABLE_DEFAULTS)
 
@@ -76,6 +79,9 @@ class Environment:
     gpu_memory_mb: int = 0
     security_threshold: str = "HIGH"
     lock_stale_after: float = 1800
+    latency_requests: int = 20
+    latency_p50_ms: int = 200
+    latency_p95_ms: int = 500
 
     @property
     def production(self) -> bool:
@@ -189,6 +195,11 @@ def _environment_from(name: str, table: dict[str, Any], where: str) -> Environme
         ),
         min_free_disk_mb=int(_non_negative(table["min_free_disk_mb"], f"min_free_disk_mb in {where}", integer=True)),
         gpu_memory_mb=int(_non_negative(table["gpu_memory_mb"], f"gpu_memory_mb in {where}", integer=True)),
+        latency_requests=int(
+            validate.positive_number(table["latency_requests"], source=f"latency_requests in {where}")
+        ),
+        latency_p50_ms=int(validate.positive_number(table["latency_p50_ms"], source=f"latency_p50_ms in {where}")),
+        latency_p95_ms=int(validate.positive_number(table["latency_p95_ms"], source=f"latency_p95_ms in {where}")),
         lock_stale_after=validate.positive_number(table["lock_stale_after"], source=f"lock_stale_after in {where}"),
         security_threshold=_choice(
             str(table["security_threshold"]).upper(), SEVERITIES, f"security_threshold in {where}"

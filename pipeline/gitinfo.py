@@ -52,3 +52,11 @@ def branch(cwd: Path) -> str:
     if name == "HEAD":
         raise InputError("HEAD is detached, so no branch names the environment: pass --env")
     return name
+
+
+def head_sha_or_unknown(cwd: Path) -> str:
+    """Return HEAD's SHA for reports, or "unknown" outside a git work tree."""
+    try:
+        return head_sha(cwd)
+    except InputError:
+        return "unknown"

@@ -5,11 +5,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pipeline import history
 from pipeline.commands import docker, probe
-from pipeline.config import REPO_ROOT
 from pipeline.containers import ContainerState, list_releases, read_container
 from pipeline.deploy import DeployResult, find_serving
 from pipeline.errors import DeployFailed, RemoteCommandError
@@ -21,7 +19,6 @@ log = logging.getLogger("agent_dk")
 
 HEALTH_RETRIES = 5
 FIRST_BACKOFF_SECONDS = 0.5
-REPORTS_DIR = REPO_ROOT / "reports"
 
 
 class RollbackUnavailable(DeployFailed):
@@ -124,24 +121,3 @@ def validate(ctx: EnvContext, result: DeployResult) -> list[str]:
         raise DeployFailed(f"{version_url} reports {seen!r}, not {result.version!r}, after the rollback")
     lines.append(f"version: {version_url} reports {seen}")
     return lines
-
-
-def write_report(ctx: EnvContext, plan: RollbackPlan, reason: str, result: DeployResult, checks: list[str]) -> str:
-    """Write a Markdown rollback report under reports/ and return its path."""
-    REPORTS_DIR.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = REPORTS_DIR / f"rollback-{ctx.env.name}-{stamp}.md"
-    body = [
-        f"# Rollback of {ctx.env.name}, {stamp}",
-        "",
-        *[line.strip() for line in plan.summary(reason)[1:]],
-        "",
-        "## Validation",
-        "",
-        *[f"- {line}" for line in checks],
-        "",
-        f"Result: {result.message}",
-        "",
-    ]
-    path.write_text("\n".join(body))
-    return str(path)

@@ -240,7 +240,8 @@ parse_args() {
   ((${#CHECKS[@]})) || die_usage "no check given; checks: ${ALL_CHECKS[*]} or all"
   local name
   for name in PORT MIN_FREE_MB IMAGE_SIZE_MB MIN_STATE_FREE_MB BACKUP_MAX_AGE_HOURS GPU_MEMORY_MB; do
-    require_number "--$(echo "$name" | tr 'A-Z_' 'a-z-')" "${!name}"
+    local lower=${name,,}
+    require_number "--${lower//_/-}" "${!name}"
   done
   ((PORT >= 1 && PORT <= 65535)) || die_usage "invalid --port '${PORT}': expected 1-65535"
   [[ $GPUS =~ ^(all|none|device=[0-9]+(,[0-9]+)*)$ ]] || die_usage "invalid --gpus '${GPUS}': expected all, none or device=0,1"

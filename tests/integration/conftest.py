@@ -111,6 +111,9 @@ class ReleaseImages:
     never_healthy: str
     wrong_version: str
     disposable: str
+    broken_api: str
+    fake_gpu: str
+    slow: str
 
 
 # Each broken release is the v1 image with one thing changed.
@@ -121,6 +124,22 @@ BROKEN_DOCKERFILES = {
     "wrong_version": "ENV APP_VERSION=not-the-deployed-tag",
     # A good release with its own digest, so a test can delete it from the registry.
     "disposable": "ENV APP_VERSION={version}",
+    # The API answers, but with a wrong result.
+    "broken_api": (
+        "USER root\nRUN printf 'def cosine_similarity(left, right):\\n    return 0.5\\n' >> /srv/app/similarity.py"
+        "\nUSER 10001:10001\nENV APP_VERSION={version}"
+    ),
+    # A fake nvidia-smi inside the container, for the GPU smoke check.
+    "fake_gpu": (
+        "USER root\nRUN printf '#!/bin/sh\\necho \"0, NVIDIA A100 (fake)\"\\n' > /usr/local/bin/nvidia-smi"
+        " && chmod 755 /usr/local/bin/nvidia-smi\nUSER 10001:10001\nENV APP_VERSION={version}"
+    ),
+    # Every request takes 50 ms longer, for the latency smoke check.
+    "slow": (
+        'USER root\nRUN printf \'\\nimport time as _time\\n\\n@app.middleware("http")\\n'
+        "async def _slow(request, call_next):\\n    _time.sleep(0.05)\\n    return await call_next(request)\\n'"
+        " >> /srv/app/main.py\nUSER 10001:10001\nENV APP_VERSION={version}"
+    ),
 }
 
 
@@ -136,6 +155,9 @@ def images(sandbox: Sandbox) -> ReleaseImages:
         never_healthy=f"it-{run_id}-unhealthy",
         wrong_version=f"it-{run_id}-wrong",
         disposable=f"it-{run_id}-disposable",
+        broken_api=f"it-{run_id}-broken-api",
+        fake_gpu=f"it-{run_id}-fake-gpu",
+        slow=f"it-{run_id}-slow",
     )
     for version in (versions.v1, versions.v2, versions.v3):
         completed = sandbox.invoke("build", f"--version={version}", "push", f"--version={version}")

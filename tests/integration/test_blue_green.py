@@ -91,7 +91,7 @@ def test_plain_container_is_migrated_behind_proxy(sandbox: Sandbox, images: Rele
         "--label", f"org.opencontainers.image.version={images.v1}",
         f"127.0.0.1:5000/agent-dk:{images.v1}",
     )  # fmt: skip
-    completed = sandbox.invoke("deploy", "--env=prod", f"--version={images.v2}")
+    completed = sandbox.invoke("deploy", "--env=prod", f"--version={images.v2}", "--approved-by=integration-test")
     assert completed.returncode == 0, completed.stderr
     assert "moving it behind a proxy" in completed.stderr
     assert "migrated to the proxy layout" in completed.stderr
@@ -102,11 +102,11 @@ def test_plain_container_is_migrated_behind_proxy(sandbox: Sandbox, images: Rele
 
 def test_recreate_strategy_restarts_old_on_failure(sandbox: Sandbox, images: ReleaseImages) -> None:
     # prod uses strategy = "recreate" in the test configuration.
-    completed = sandbox.invoke("deploy", "--env=prod", f"--version={images.v3}")
+    completed = sandbox.invoke("deploy", "--env=prod", f"--version={images.v3}", "--approved-by=integration-test")
     assert completed.returncode == 0, completed.stderr
     assert "recreate: stopping" in completed.stderr or "migrated" in completed.stderr
     assert http_version(38080) == images.v3
-    completed = sandbox.invoke("deploy", "--env=prod", f"--version={images.crashing}")
+    completed = sandbox.invoke("deploy", "--env=prod", f"--version={images.crashing}", "--approved-by=integration-test")
     assert completed.returncode == 1
     assert "crashed while starting" in completed.stderr
     assert f"(version {images.v3}) serves again" in completed.stderr

@@ -153,7 +153,7 @@ def test_freeze_blocks_deploy_unless_overridden(
         extra_env={"AGENT_DK_CONFIG": str(config)},
     )  # fmt: skip
     assert overridden.returncode == 0, overridden.stderr
-    assert "change freeze overridden (hotfix for the incident)" in overridden.stdout
+    assert "change freeze overridden (hotfix for the incident)" in overridden.stderr
     assert http_version(18080) == images.v2
 
 

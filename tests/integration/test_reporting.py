@@ -1,0 +1,108 @@
+"""The governance report and the notifications of a real deploy on the sandbox."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import REPO, ReleaseImages, Sandbox
+
+SECTIONS = (
+    "## Deployment metadata",
+    "## Pre-deployment checks",
+    "## Deployment & approval",
+    "## Post-deployment validation",
+)
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that records JSON bodies and answers scripted statuses."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.bodies: list[dict[str, object]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"invalid_payload" if status == 400 else b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/fake-webhook-token"
+
+
+@pytest.fixture
+def receivers() -> Iterator[tuple[Receiver, Receiver]]:
+    slack, teams = Receiver([500, 200]), Receiver([400])
+    for receiver in (slack, teams):
+        receiver.thread.start()
+    yield slack, teams
+    for receiver in (slack, teams):
+        receiver.server.shutdown()
+
+
+def newest_report(kind: str) -> Path:
+    return max((REPO / "reports").glob(f"{kind}-uat-*.md"), key=lambda path: path.stat().st_mtime)
+
+
+def test_deploy_report_and_notifications(
+    sandbox: Sandbox, images: ReleaseImages, receivers: tuple[Receiver, Receiver], tmp_path: Path
+) -> None:
+    slack, teams = receivers
+    summary = tmp_path / "step-summary.md"
+    assert sandbox.invoke("deploy", "--env=uat", f"--version={images.v1}").returncode == 0
+    completed = sandbox.invoke(
+        "deploy",
+        "--env=uat",
+        f"--version={images.v2}",
+        extra_env={
+            "SLACK_WEBHOOK_URL": slack.url,
+            "TEAMS_WEBHOOK_URL": teams.url,
+            "GITHUB_STEP_SUMMARY": str(summary),
+        },
+    )
+    assert completed.returncode == 0, completed.stderr
+
+    text = newest_report("deploy").read_text()
+    positions = [text.index(section) for section in SECTIONS]
+    assert positions == sorted(positions)
+    assert "```mermaid\ngantt" in text
+    assert summary.read_text().strip() == text.strip()
+
+    assert len(slack.bodies) == 2
+    assert set(slack.bodies[-1]) == {"text", "blocks"}
+    assert images.v2 in str(slack.bodies[-1]["text"])
+    assert len(teams.bodies) == 1
+    assert teams.bodies[0]["type"] == "message"
+    attachment = teams.bodies[0]["attachments"][0]  # type: ignore[index]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert "400" in completed.stderr
+    assert "fake-webhook-token" not in completed.stdout + completed.stderr
+    assert "fake-webhook-token" not in text
+
+
+def test_failed_deploy_report_records_failure(sandbox: Sandbox, images: ReleaseImages) -> None:
+    assert sandbox.invoke("deploy", "--env=uat", f"--version={images.v1}").returncode == 0
+    completed = sandbox.invoke("deploy", "--env=uat", f"--version={images.crashing}")
+    assert completed.returncode == 1
+    text = newest_report("deploy").read_text()
+    assert "Result: **failed**" in text
+    assert re.search(r":crit, step\d+", text)

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 from pipeline import proxy, retention, setup
 from pipeline.build import login
-from pipeline.commands import docker, probe
+from pipeline.commands import docker
 from pipeline.commands import proxy as nginx
 from pipeline.containers import ContainerState, ReleaseRow, digest_ref, list_releases, read_container
 from pipeline.errors import DeployFailed, RemoteCommandError
-from pipeline.readiness import read_version, show_failure, wait_for_external, wait_ready
+from pipeline.readiness import external_version_probe, read_version, show_failure, wait_for_external, wait_ready
 from pipeline.report import Timeline
 from pipeline.server import EnvContext
 from pipeline.session import step
@@ -211,9 +211,8 @@ def deploy(
     serving, legacy = find_serving(ctx, rows)
     from_version = (serving.version or "") if serving else ""
     from_image = serving.image if serving else ""
-    external_url = probe.local_url(ctx.target.publish_address, env.port, "/version")
     already_serving = serving is not None and serving.running and serving.image == image and not force
-    if already_serving and serving and read_version(ctx.runner, external_url) == version:
+    if already_serving and serving and read_version(ctx.runner, external_version_probe(ctx)) == version:
         message = (
             f"{env.name} already serves version {version} from {image} since {serving.started_at}; "
             "nothing to do (--force starts a fresh container)"

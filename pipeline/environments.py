@@ -46,6 +46,11 @@ TUNABLE_DEFAULTS: dict[str, Any] = {
     "latency_requests": 20,
     "latency_p50_ms": 200,
     "latency_p95_ms": 500,
+    "tls_cert": "",
+    "tls_key": "",
+    "tls_host": "",
+    "tls_ca": "",
+    "tls_min_days": 14,
 }
 ENVIRONMENT_KEYS = IDENTITY_KEYS | set(TUNABLE_DEFAULTS)
 
@@ -82,6 +87,16 @@ class Environment:
     latency_requests: int = 20
     latency_p50_ms: int = 200
     latency_p95_ms: int = 500
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_host: str = ""
+    tls_ca: str = ""
+    tls_min_days: int = 14
+
+    @property
+    def tls(self) -> bool:
+        """Whether the proxy terminates HTTPS for this environment."""
+        return bool(self.tls_cert)
 
     @property
     def production(self) -> bool:
@@ -200,6 +215,11 @@ def _environment_from(name: str, table: dict[str, Any], where: str) -> Environme
         ),
         latency_p50_ms=int(validate.positive_number(table["latency_p50_ms"], source=f"latency_p50_ms in {where}")),
         latency_p95_ms=int(validate.positive_number(table["latency_p95_ms"], source=f"latency_p95_ms in {where}")),
+        tls_cert=_server_path(table["tls_cert"], f"tls_cert in {where}"),
+        tls_key=_server_path(table["tls_key"], f"tls_key in {where}"),
+        tls_host=_tls_host(table, where),
+        tls_ca=_server_path(table["tls_ca"], f"tls_ca in {where}"),
+        tls_min_days=int(_non_negative(table["tls_min_days"], f"tls_min_days in {where}", integer=True)),
         lock_stale_after=validate.positive_number(table["lock_stale_after"], source=f"lock_stale_after in {where}"),
         security_threshold=_choice(
             str(table["security_threshold"]).upper(), SEVERITIES, f"security_threshold in {where}"
@@ -234,9 +254,25 @@ def _pattern(value: object, pattern: re.Pattern[str], source: str, expected: str
 
 
 def _backup_path(value: object, source: str) -> str:
+    return _server_path(value, source)
+
+
+def _server_path(value: object, source: str) -> str:
     if not isinstance(value, str) or (value and (not value.startswith("/") or "\n" in value)):
         raise InputError(f'invalid {source} {value!r}: expected an absolute path on the server, or "" for none')
     return value
+
+
+def _tls_host(table: dict[str, Any], where: str) -> str:
+    """Validate the TLS settings together: certificate and key go together and need a host name."""
+    if bool(table["tls_cert"]) != bool(table["tls_key"]):
+        raise InputError(f"tls_cert and tls_key in {where} go together: set both or neither")
+    host = table["tls_host"]
+    if table["tls_cert"] and not host:
+        raise InputError(f"missing tls_host in {where}: the host name the certificate is for")
+    if host:
+        validate.host(str(host), source=f"tls_host in {where}")
+    return str(host)
 
 
 def _app_env(value: object, source: str) -> dict[str, str]:

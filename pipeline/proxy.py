@@ -48,6 +48,8 @@ def create(ctx: EnvContext) -> None:
         config_dir=ctx.proxy_dir,
         publish_address=ctx.target.publish_address,
         host_port=ctx.env.port,
+        tls_cert=ctx.env.tls_cert,
+        tls_key=ctx.env.tls_key,
     )
     try:
         ctx.runner.run(docker.run_proxy(spec), timeout=600)
@@ -70,10 +72,25 @@ def ensure_running(ctx: EnvContext, upstream_alias: str) -> str:
         return f"created proxy {ctx.env.container} on port {ctx.env.port}"
     if state.role != "proxy":
         return "legacy"
+    wanted = "on" if ctx.env.tls else "off"
+    if state.labels.get(docker.TLS_LABEL, "off") != wanted:
+        return recreate_for_tls(ctx, upstream_alias, wanted)
     if not state.running:
         ctx.runner.run(docker.start(ctx.env.container))
         return f"started the stopped proxy {ctx.env.container}"
     return f"proxy {ctx.env.container} is running"
+
+
+def recreate_for_tls(ctx: EnvContext, upstream_alias: str, wanted: str) -> str:
+    """Replace the proxy so it mounts (or drops) the certificate; the port closes for about a second."""
+    log.warning(
+        "proxy: turning TLS %s for %s needs a new proxy container; the port closes for a moment", wanted, ctx.env.name
+    )
+    current = read_upstream(ctx) or upstream_alias
+    write_config(ctx, nginx.render_config(ctx.env, current))
+    ctx.runner.run(docker.remove(ctx.env.container, force=True))
+    create(ctx)
+    return f"recreated proxy {ctx.env.container} with TLS {wanted}"
 
 
 def switch(ctx: EnvContext, upstream_alias: str) -> str | None:

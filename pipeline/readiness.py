@@ -20,9 +20,9 @@ EXTERNAL_DEADLINE_SECONDS = 15.0
 FAILURE_LOG_LINES = 30
 
 
-def read_version(runner: Runner, url: str) -> str | None:
-    """Return the version that `url` reports, or None if it does not answer with valid JSON."""
-    result = runner.run(probe.http_get(url, timeout_seconds=PROBE_TIMEOUT_SECONDS), check=False, quiet=True)
+def read_version(runner: Runner, argv: list[str]) -> str | None:
+    """Run a probe command for /version and return the version it reports, or None without a valid answer."""
+    result = runner.run(argv, check=False, quiet=True)
     if not result.ok:
         return None
     try:
@@ -49,7 +49,12 @@ def wait_ready(ctx: EnvContext, name: str, version: str) -> None:
             )
         if state.health == "healthy":
             address = state.networks.get(ctx.env.network, "")
-            seen = read_version(ctx.runner, f"http://{address}:{docker.APP_PORT}/version") if address else None
+            url = f"http://{address}:{docker.APP_PORT}/version"
+            seen = (
+                read_version(ctx.runner, probe.http_get(url, timeout_seconds=PROBE_TIMEOUT_SECONDS))
+                if address
+                else None
+            )
             if seen == version:
                 return
             if seen is not None:
@@ -63,13 +68,18 @@ def wait_ready(ctx: EnvContext, name: str, version: str) -> None:
         time.sleep(POLL_INTERVAL_SECONDS)
 
 
+def external_version_probe(ctx: EnvContext) -> list[str]:
+    return probe.environment_get(ctx.env, ctx.target.publish_address, "/version", timeout_seconds=PROBE_TIMEOUT_SECONDS)
+
+
 def wait_for_external(ctx: EnvContext, version: str) -> None:
     """Wait until the environment's external port reports `version`."""
-    url = probe.local_url(ctx.target.publish_address, ctx.env.port, "/version")
+    argv = external_version_probe(ctx)
+    url = argv[-1]
     deadline = time.monotonic() + EXTERNAL_DEADLINE_SECONDS
     seen = None
     while time.monotonic() < deadline:
-        seen = read_version(ctx.runner, url)
+        seen = read_version(ctx.runner, argv)
         if seen == version:
             return
         time.sleep(POLL_INTERVAL_SECONDS)

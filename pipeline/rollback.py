@@ -12,7 +12,7 @@ from pipeline.containers import ContainerState, list_releases, read_container
 from pipeline.deploy import DeployResult, find_serving
 from pipeline.errors import DeployFailed, RemoteCommandError
 from pipeline.history import ReleaseRecord
-from pipeline.readiness import read_version
+from pipeline.readiness import external_version_probe, read_version
 from pipeline.server import EnvContext, actor
 
 log = logging.getLogger("agent_dk")
@@ -99,12 +99,14 @@ def prepare(ctx: EnvContext, to: str | None) -> RollbackPlan:
 
 def validate(ctx: EnvContext, result: DeployResult) -> list[str]:
     """Check health with retries and exponential backoff, the container's status and the version."""
-    health_url = probe.local_url(ctx.target.publish_address, ctx.env.port, "/health")
-    version_url = probe.local_url(ctx.target.publish_address, ctx.env.port, "/version")
+    health_probe = probe.environment_get(ctx.env, ctx.target.publish_address, "/health", timeout_seconds=2)
+    health_url = health_probe[-1]
+    version_probe = external_version_probe(ctx)
+    version_url = version_probe[-1]
     lines = []
     delay = FIRST_BACKOFF_SECONDS
     for attempt in range(1, HEALTH_RETRIES + 1):
-        answer = ctx.runner.run(probe.http_get(health_url, timeout_seconds=2), check=False, quiet=True)
+        answer = ctx.runner.run(health_probe, check=False, quiet=True)
         if answer.ok:
             lines.append(f"health: {health_url} answered 200 on attempt {attempt}")
             break
@@ -116,7 +118,7 @@ def validate(ctx: EnvContext, result: DeployResult) -> list[str]:
     if state is None or not state.running:
         raise DeployFailed(f"container {result.container} is not running after the rollback")
     lines.append(f"container: {state.name} {state.status}, health {state.health}, image {state.image}")
-    seen = read_version(ctx.runner, version_url)
+    seen = read_version(ctx.runner, version_probe)
     if seen != result.version:
         raise DeployFailed(f"{version_url} reports {seen!r}, not {result.version!r}, after the rollback")
     lines.append(f"version: {version_url} reports {seen}")

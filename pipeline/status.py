@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pipeline import history, proxy
-from pipeline.commands import probe
 from pipeline.containers import list_releases
 from pipeline.deploy import find_serving
-from pipeline.readiness import read_version
+from pipeline.readiness import external_version_probe, read_version
 from pipeline.rollback import available_images
 from pipeline.server import EnvContext
 
@@ -16,7 +15,7 @@ def status_lines(ctx: EnvContext) -> list[str]:
     rows = list_releases(ctx.runner, env.name)
     serving, legacy = find_serving(ctx, rows)
     front = proxy.read_proxy(ctx)
-    answering = read_version(ctx.runner, probe.local_url(ctx.target.publish_address, env.port, "/version"))
+    answering = read_version(ctx.runner, external_version_probe(ctx))
     lines = [f"environment: {env.name} ({env.strategy}) on {ctx.runner.where}"]
     if front is None:
         lines.append(f"proxy:       none ({env.container} does not exist; `invoke setup --env={env.name}` creates it)")

@@ -191,21 +191,37 @@ class Proxy:
     config_dir: str
     publish_address: str
     host_port: int
+    tls_cert: str = ""
+    tls_key: str = ""
+
+
+TLS_LABEL = "agent-dk.tls"
+PROXY_TLS_CERT = "/etc/nginx/tls/cert.pem"
+PROXY_TLS_KEY = "/etc/nginx/tls/key.pem"
 
 
 def run_proxy(spec: Proxy) -> list[str]:
     # The config directory, not a file, is mounted: editors and atomic renames replace a file's
     # inode, and a single-file bind mount would keep showing the old one.
-    return [
+    argv = [
         "docker", "run", "--detach",
         "--name", _operand(spec.name),
         "--network", _operand(spec.network),
         "--publish", f"{spec.publish_address}:{spec.host_port}:{PROXY_PORT}",
         "--volume", f"{_operand(spec.config_dir)}:/etc/nginx/conf.d:ro",
+    ]  # fmt: skip
+    if spec.tls_cert:
+        argv += [
+            "--volume", f"{_operand(spec.tls_cert)}:{PROXY_TLS_CERT}:ro",
+            "--volume", f"{_operand(spec.tls_key)}:{PROXY_TLS_KEY}:ro",
+        ]  # fmt: skip
+    return [
+        *argv,
         "--security-opt", "no-new-privileges",
         "--restart", "unless-stopped",
         "--label", f"{ENV_LABEL}={spec.environment}",
         "--label", f"{ROLE_LABEL}=proxy",
+        "--label", f"{TLS_LABEL}={'on' if spec.tls_cert else 'off'}",
         "--", _operand(spec.image),
         "nginx", "-g", "daemon off;",
     ]  # fmt: skip

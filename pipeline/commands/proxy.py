@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pipeline.commands.docker import APP_PORT, PROXY_PORT
+from pipeline.commands.docker import APP_PORT, PROXY_PORT, PROXY_TLS_CERT, PROXY_TLS_KEY
 from pipeline.environments import Environment
 
 CONFIG_FILE = "agent-dk.conf"
@@ -28,8 +28,8 @@ def render_config(env: Environment, upstream_alias: str) -> str:
 resolver {DOCKER_DNS} valid=5s ipv6=off;
 
 server {{
-    listen {PROXY_PORT};
-    client_max_body_size {env.client_max_body_size};
+    listen {PROXY_PORT}{" ssl" if env.tls else ""};
+{_tls_lines(env)}    client_max_body_size {env.client_max_body_size};
 
     location / {{
         set $agent_dk_upstream http://{upstream_alias}:{APP_PORT};
@@ -48,6 +48,17 @@ server {{
     }}
 }}
 """
+
+
+def _tls_lines(env: Environment) -> str:
+    if not env.tls:
+        return ""
+    return (
+        f"    server_name {env.tls_host};\n"
+        f"    ssl_certificate {PROXY_TLS_CERT};\n"
+        f"    ssl_certificate_key {PROXY_TLS_KEY};\n"
+        "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+    )
 
 
 def parse_upstream(config_text: str) -> str | None:

@@ -13,7 +13,7 @@ def script_text() -> str:
 
 
 def smoke_args(env: Environment, *, version: str, container: str, image: str) -> list[str]:
-    return [
+    args = [
         "--port", str(env.port),
         "--version", version,
         "--container", container,
@@ -23,3 +23,8 @@ def smoke_args(env: Environment, *, version: str, container: str, image: str) ->
         "--p50-ms", str(env.latency_p50_ms),
         "--p95-ms", str(env.latency_p95_ms),
     ]  # fmt: skip
+    if env.tls:
+        args += ["--tls-host", env.tls_host, "--tls-min-days", str(env.tls_min_days)]
+        if env.tls_ca:
+            args += ["--tls-ca", env.tls_ca]
+    return args

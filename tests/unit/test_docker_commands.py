@@ -73,6 +73,7 @@ def test_run_proxy_exact() -> None:
         "--restart", "unless-stopped",
         "--label", "agent-dk.env=uat",
         "--label", "agent-dk.role=proxy",
+        "--label", "agent-dk.tls=off",
         "--", "nginx:stable",
         "nginx", "-g", "daemon off;",
     ]  # fmt: skip

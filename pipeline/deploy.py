@@ -1,8 +1,8 @@
 """Deploy one version to one environment behind its proxy.
 
-Blue-green (the default): start the new release beside the serving one, wait until Docker
-reports it healthy and it reports the new version, point the proxy at it with a graceful nginx
-reload, verify through the external port, then stop the old release after the drain timeout.
+Blue-green (the default): start the new release beside the serving one and wait until Docker
+reports it healthy and it reports the new version. Then point the proxy at it with a graceful
+nginx reload, verify through the external port, and stop the old release after the drain timeout.
 The old release serves until the new one is proven, so a failure leaves it untouched.
 
 Recreate (for GPUs that cannot hold two copies): stop the old release first, then the same
@@ -240,7 +240,11 @@ def deploy(
             wait_ready(ctx, name, version)
     except DeployFailed as error:
         failed = failure(f"deploy of {version} to {env.name} failed: {error}")
-        kept = restart_old(ctx, serving) if stopped_old else f"{serving.name} still serves" if serving else ""
+        kept = ""
+        if stopped_old:
+            kept = restart_old(ctx, serving)
+        elif serving is not None:
+            kept = f"{serving.name} still serves"
         failed.args = (f"{failed}. {kept}".rstrip(". "),)
         raise failed from None
 

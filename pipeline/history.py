@@ -1,7 +1,7 @@
 """The environment's release history on the server: releases.jsonl, one JSON object per attempt.
 
 Every deploy and rollback attempt is recorded with its outcome. Successful deploys are numbered
-in deploy order (`sequence`); a rollback is not a new release, so it records the sequence of the
+in deploy order (`sequence`). A rollback is not a new release, so it records the sequence of the
 release it put back (`position`). That order decides the default rollback target.
 """
 

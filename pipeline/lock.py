@@ -1,8 +1,8 @@
 """One deploy lock per environment on the server: a directory made atomically with mkdir.
 
 The holder's process runs on the machine that runs the pipeline, not on the server, so the
-server cannot see whether it still lives; a lock older than the environment's lock_stale_after
-is reported as stale, and `invoke unlock` removes it.
+server cannot see whether it still lives. A lock older than the environment's lock_stale_after
+is therefore reported as stale, and `invoke unlock` removes it.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def release(ctx: EnvContext, info: LockInfo) -> None:
 
 
 def force_remove(ctx: EnvContext) -> LockInfo | None:
-    """Remove the lock whoever holds it; return what it held."""
+    """Remove the lock regardless of its holder and return the holder's information."""
     current = read_lock(ctx)
     if current is not None:
         ctx.runner.run(files.remove_tree(lock_dir(ctx)))

@@ -21,7 +21,7 @@ FAILURE_LOG_LINES = 30
 
 
 def read_version(runner: Runner, argv: list[str]) -> str | None:
-    """Run a probe command for /version and return the version it reports, or None without a valid answer."""
+    """Run a probe command for /version and return the version it reports, or None on an error or invalid JSON."""
     result = runner.run(argv, check=False, quiet=True)
     if not result.ok:
         return None

@@ -106,3 +106,20 @@ def test_failed_deploy_report_records_failure(sandbox: Sandbox, images: ReleaseI
     text = newest_report("deploy").read_text()
     assert "Result: **failed**" in text
     assert re.search(r":crit, step\d+", text)
+
+
+def test_reports_and_audit_hold_no_secrets(sandbox: Sandbox, images: ReleaseImages) -> None:
+    assert sandbox.invoke("deploy", "--env=uat", f"--version={images.v1}").returncode == 0
+    key_lines = [
+        line.strip()
+        for line in (REPO / ".sandbox" / "id_ed25519").read_text().splitlines()
+        if len(line.strip()) >= 16 and "PRIVATE KEY" not in line
+    ]
+    assert key_lines
+    files = [*(REPO / "reports").glob("*.md"), *(REPO / "reports").glob("*.jsonl")]
+    files.append(Path("/home/deploy/.agent-dk/uat/audit.jsonl"))
+    for path in files:
+        text = path.read_text()
+        for line in key_lines:
+            assert line not in text, f"a line of the SSH key is in {path}"
+        assert "fake-webhook-token" not in text, f"the webhook token is in {path}"

@@ -13,6 +13,7 @@ nox.options.sessions = ["lint", "tests"]
 PYTHON = "3.11"
 REQUIREMENTS = "requirements/dev.txt"
 SHELL_SCRIPTS = [*sorted(str(path) for path in Path("scripts").glob("*.sh")), ".ci/run"]
+WORKFLOWS = sorted(str(path) for path in Path(".github/workflows").glob("*.yml"))
 
 
 @nox.session(python=PYTHON)
@@ -23,6 +24,10 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
     session.run("flake8")
     session.run("shellcheck", *SHELL_SCRIPTS, external=True)
+    # actionlint also runs shellcheck on every run: script of the workflows.
+    session.run("actionlint", *WORKFLOWS)
+    session.run("zizmor", "--offline", ".github/workflows")
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *WORKFLOWS)
 
 
 @nox.session(python=PYTHON)

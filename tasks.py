@@ -21,7 +21,7 @@ from pipeline import smoke as smoke_ops
 from pipeline.approval import require_approval
 from pipeline.change import ChangeRequest
 from pipeline.checks import CheckResult, failed
-from pipeline.cli import env_context, parse_overrides, reports_errors, resolve_version, settings
+from pipeline.cli import env_context, parse_overrides, reports_errors, resolve_version, settings, ssh_runner
 from pipeline.commands import docker
 from pipeline.config import REPO_ROOT
 from pipeline.containers import list_releases
@@ -80,13 +80,29 @@ def build(c: Context, version: str | None = None) -> None:
     print(image_ref)
 
 
-@task(help={"version": VERSION_HELP})
+@task(
+    help={
+        "version": VERSION_HELP,
+        "also-tag": "push the same image under this tag too, such as latest-uat (repeatable)",
+    },
+    iterable=["also_tag"],
+)
 @reports_errors
-def push(c: Context, version: str | None = None) -> None:
-    """Push the built image to the registry."""
+def push(c: Context, version: str | None = None, also_tag: list[str] | None = None) -> None:
+    """Push the built image to the registry, through an SSH tunnel when REGISTRY_VIA_SSH is true."""
     loaded = settings()
     version = resolve_version(version)
-    print(build_ops.push_image(loaded, LocalRunner(loaded.secrets()), version=version))
+    extra = tuple(validate.version_tag(tag, source="--also-tag") for tag in also_tag or [])
+    local = LocalRunner(loaded.secrets())
+    if loaded.registry_via_ssh:
+        ssh = ssh_runner(loaded)
+        try:
+            refs = build_ops.push_through_tunnel(loaded, local, ssh, version=version, also_tags=extra)
+        finally:
+            ssh.close()
+    else:
+        refs = build_ops.push_image(loaded, local, version=version, also_tags=extra)
+    print("\n".join(refs))
 
 
 @task(
@@ -185,11 +201,12 @@ def notify_(
 ) -> None:
     """Send a Slack and a Teams message about a run; a failed delivery is a warning, never an error."""
     loaded = settings()
-    environment = loaded.environment(env)
+    # Without --env (the run failed before it knew its environment) the message says so.
+    environment_name = loaded.environment(env).name if env else "unknown"
     if result not in NOTIFY_RESULTS:
         raise InputError(f"invalid --result {result!r}: expected one of {', '.join(NOTIFY_RESULTS)}")
     event = Event(
-        environment=environment.name,
+        environment=environment_name,
         version=resolve_version(version),
         action=validate.single_line(action, source="--action"),
         result=result,

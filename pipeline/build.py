@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pipeline.commands import docker
 from pipeline.config import REPO_ROOT, Settings
-from pipeline.errors import RemoteCommandError
-from pipeline.remote import Runner
+from pipeline.errors import InputError, RemoteCommandError
+from pipeline.remote import Runner, SSHRunner
 
 log = logging.getLogger("agent_dk")
 
@@ -54,9 +54,21 @@ def login(settings: Settings, runner: Runner) -> None:
         runner.run(docker.login(registry.address, registry.username), stdin=registry.password.reveal())
 
 
-def push_image(settings: Settings, runner: Runner, *, version: str) -> str:
+def push_image(settings: Settings, runner: Runner, *, version: str, also_tags: tuple[str, ...] = ()) -> list[str]:
+    """Push the version's image, and the same image under `also_tags`; return the pushed references."""
     image_ref = settings.image_ref(version)
+    refs = [image_ref]
+    for tag in also_tags:
+        extra = settings.image_ref(tag)
+        runner.run(docker.tag(image_ref, extra), quiet=True)
+        refs.append(extra)
     login(settings, runner)
+    for ref in refs:
+        push_one(runner, ref, version)
+    return refs
+
+
+def push_one(runner: Runner, image_ref: str, version: str) -> None:
     log.info("push: %s", image_ref)
     try:
         runner.run(docker.push(image_ref), timeout=PUSH_TIMEOUT_SECONDS)
@@ -66,4 +78,32 @@ def push_image(settings: Settings, runner: Runner, *, version: str) -> str:
                 f"image {image_ref} is not on this machine: run `invoke build --version={version}` first"
             ) from None
         raise
-    return image_ref
+
+
+def push_through_tunnel(
+    settings: Settings, runner: Runner, ssh: SSHRunner, *, version: str, also_tags: tuple[str, ...] = ()
+) -> list[str]:
+    """Push through an SSH port forward to a registry that only the server can reach.
+
+    The registry must speak plain HTTP to the server (typically a registry on the server's own
+    loopback); the image is pushed to 127.0.0.1:<REGISTRY_TUNNEL_PORT> here, which is the
+    registry's address on the other end of the tunnel.
+    """
+    registry = settings.require_registry().address
+    host, _, port_text = registry.rpartition(":")
+    if not host or not port_text.isdigit():
+        raise InputError(
+            f"REGISTRY_VIA_SSH needs REGISTRY with an explicit port, such as 127.0.0.1:5000, not {registry!r}"
+        )
+    local_port = settings.tunnel_port or int(port_text)
+    local_registry = f"127.0.0.1:{local_port}"
+    refs = []
+    with ssh.forward(local_port, host, int(port_text)):
+        log.info("push: through an SSH tunnel, 127.0.0.1:%d here to %s on %s", local_port, registry, ssh.where)
+        for tag in (version, *also_tags):
+            source = settings.image_ref(version)
+            through = f"{local_registry}/{settings.image_name}:{tag}"
+            runner.run(docker.tag(source, through), quiet=True)
+            push_one(runner, through, version)
+            refs.append(settings.image_ref(tag))
+    return refs

@@ -62,6 +62,8 @@ class Settings:
     gpus_override: str | None = None
     proxy_image: str = DEFAULT_PROXY_IMAGE
     freeze_windows: tuple[FreezeWindow, ...] = ()
+    registry_via_ssh: bool = False
+    tunnel_port: int | None = None
 
     def environment(self, name: str | None) -> Environment:
         """Resolve an environment name or alias, or raise InputError listing the valid ones."""
@@ -175,7 +177,8 @@ def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | 
     values: dict[str, str] = {}
     if env_file is not None:
         values.update({key: value for key, value in dotenv_values(env_file).items() if value is not None})
-    values.update({key: value for key, value in environ.items() if key in KNOWN_VARIABLES})
+    # An empty variable counts as unset: CI passes secrets that are not defined as "".
+    values.update({key: value for key, value in environ.items() if key in KNOWN_VARIABLES and value != ""})
     values = {
         key: value.strip() if key not in ("SSH_KEY", "SSH_KNOWN_HOSTS") else value for key, value in values.items()
     }
@@ -200,6 +203,8 @@ KNOWN_VARIABLES = {
     "PROXY_IMAGE",
     "SLACK_WEBHOOK_URL",
     "TEAMS_WEBHOOK_URL",
+    "REGISTRY_VIA_SSH",
+    "REGISTRY_TUNNEL_PORT",
 }
 
 
@@ -238,6 +243,12 @@ def _settings_from(
         base_image=validate.image(values.get("BASE_IMAGE") or DEFAULT_BASE_IMAGE, source="BASE_IMAGE"),
         build_ca_cert=ca_cert,
         gpus_override=gpus_override,
+        registry_via_ssh=_flag(values.get("REGISTRY_VIA_SSH", ""), "REGISTRY_VIA_SSH"),
+        tunnel_port=(
+            validate.port(values["REGISTRY_TUNNEL_PORT"], source="REGISTRY_TUNNEL_PORT")
+            if values.get("REGISTRY_TUNNEL_PORT")
+            else None
+        ),
         proxy_image=validate.image(values.get("PROXY_IMAGE") or DEFAULT_PROXY_IMAGE, source="PROXY_IMAGE"),
     )
 
@@ -254,3 +265,12 @@ def load_freeze_windows(
         calendar_config = load_calendar_file(path)
         windows += parse_calendar(calendar_config.get("freeze", []), names, source=path.name)
     return windows
+
+
+def _flag(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("", "false", "0", "no"):
+        return False
+    if lowered in ("true", "1", "yes"):
+        return True
+    raise InputError(f"invalid {name} {value!r}: expected true or false")

@@ -12,7 +12,8 @@ import select
 import shlex
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -229,6 +230,21 @@ class SSHRunner(_BaseRunner):
             raise ConnectionFailed(f"SSH connection to {self.where} failed during a command: {error}") from None
         result = Result(tuple(argv), exit_code, stdout, stderr, time.monotonic() - started)
         return self._finish(result, check=check, quiet=quiet)
+
+    @contextmanager
+    def forward(self, local_port: int, remote_host: str, remote_port: int) -> Iterator[None]:
+        """Forward 127.0.0.1:local_port here to remote_host:remote_port as seen from the target."""
+        connection = self._connect()
+        try:
+            with connection.forward_local(
+                local_port=local_port, remote_port=remote_port, remote_host=remote_host, local_host="127.0.0.1"
+            ):
+                yield
+        except OSError as error:
+            raise ConnectionFailed(
+                f"cannot forward 127.0.0.1:{local_port} to {remote_host}:{remote_port} through {self.where}: {error}; "
+                "set REGISTRY_TUNNEL_PORT to a free local port"
+            ) from None
 
     def stream(self, argv: Sequence[str]) -> int:
         """Run a command with its output streamed to this terminal and no timeout; return its exit code."""

@@ -35,6 +35,10 @@ def build(
     return [*argv, context]
 
 
+def tag(source: str, target: str) -> list[str]:
+    return ["docker", "image", "tag", _operand(source), _operand(target)]
+
+
 def push(image_ref: str) -> list[str]:
     return ["docker", "push", _operand(image_ref)]
 

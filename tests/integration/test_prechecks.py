@@ -217,7 +217,9 @@ def test_network_check_fails_without_registry(sandbox: Sandbox, deployed: str) -
 
 
 def test_gpu_check_fails_without_runtime(sandbox: Sandbox, deployed: str) -> None:
-    completed = prechecks(sandbox, "--env=uat", "--only=gpu", f"--version={deployed}", extra_env={"GPUS_OVERRIDE": ""})
+    completed = prechecks(
+        sandbox, "--env=uat", "--only=gpu", f"--version={deployed}", extra_env={"GPUS_OVERRIDE": "all"}
+    )
     assert completed.returncode == 1
     line = result_line(completed.stdout, "gpu", "fail")
     assert "no NVIDIA runtime" in line

@@ -69,8 +69,8 @@ def test_smoke_stopped_release_fails(sandbox: Sandbox, images: ReleaseImages) ->
 @pytest.mark.parametrize(("release", "expected"), [("fake_gpu", "pass"), ("v1", "fail")])
 def test_smoke_gpu_inside_container(sandbox: Sandbox, images: ReleaseImages, release: str, expected: str) -> None:
     deploy(sandbox, getattr(images, release))
-    # The test config asks uat for GPUs; the sandbox's .env only overrides that for deploys.
-    completed = smoke(sandbox, extra_env={"GPUS_OVERRIDE": ""})
+    # The sandbox .env turns GPUs off for deploys; the smoke run asks for them again.
+    completed = smoke(sandbox, extra_env={"GPUS_OVERRIDE": "all"})
     assert status_of(completed.stdout, "gpu") == expected
 
 

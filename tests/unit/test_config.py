@@ -269,3 +269,33 @@ def test_environment_tunables_inherit_defaults(tmp_path: Path) -> None:
     assert env.retain == 5
     assert env.strategy == "blue-green"
     assert env.app_env == {"LOG_LEVEL": "debug"}
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("1", True), ("false", False), ("", False)])
+def test_registry_via_ssh_flag(tmp_path: Path, value: str, expected: bool) -> None:
+    settings = load({"REGISTRY_VIA_SSH": value} if value else {}, tmp_path=tmp_path)
+    assert settings.registry_via_ssh is expected
+
+
+def test_registry_via_ssh_rejects_other_words(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="invalid REGISTRY_VIA_SSH 'maybe'"):
+        load({"REGISTRY_VIA_SSH": "maybe"}, tmp_path=tmp_path)
+
+
+def test_empty_process_value_counts_as_unset(tmp_path: Path) -> None:
+    env_file = tmp_path / "file.env"
+    env_file.write_text("REGISTRY=file.example.internal\n")
+    settings = load_settings(DEFAULT_CONFIG, {"AGENT_DK_ENV_FILE": str(env_file), "REGISTRY": ""})
+    assert settings.registry.address == "file.example.internal"
+
+
+def test_tls_settings_go_together(tmp_path: Path) -> None:
+    config = write_config(tmp_path, ONE_ENV + 'tls_cert = "/etc/ssl/agent.pem"\n')
+    with pytest.raises(InputError, match="tls_cert and tls_key .* go together"):
+        load({}, config=config, tmp_path=tmp_path)
+
+
+def test_tls_needs_host(tmp_path: Path) -> None:
+    config = write_config(tmp_path, ONE_ENV + 'tls_cert = "/etc/ssl/a.pem"\ntls_key = "/etc/ssl/a.key"\n')
+    with pytest.raises(InputError, match="missing tls_host"):
+        load({}, config=config, tmp_path=tmp_path)

@@ -45,11 +45,18 @@ NOTIFY_RESULTS = ("succeeded", "failed", "unchanged", "interrupted")
 LOCK_WAIT_HELP = "seconds to wait for another deploy's lock (default 0: fail at once)"
 
 
-def parse_lock_wait(value: float) -> float:
-    seconds = float(value)
-    if seconds < 0:
-        raise InputError(f"invalid --lock-wait {value}: expected seconds, 0 or more")
-    return seconds
+def parse_number(value: str | None, flag: str, *, default: float, integer: bool = False) -> float:
+    """Parse a numeric flag ourselves, so a typo gets one clear line instead of invoke's traceback."""
+    if value is None:
+        return default
+    try:
+        number = int(value) if integer else float(value)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise InputError(f"invalid {flag} {value!r}: expected {kind}, 0 or more") from None
+    if number < 0:
+        raise InputError(f"invalid {flag} {value!r}: expected 0 or more")
+    return number
 
 
 @task(name="metadata", help={"env": ENV_HELP + " (default: from the git branch)", "version": VERSION_HELP})
@@ -196,7 +203,7 @@ def notify_(
     version: str | None = None,
     action: str = "deploy",
     result: str = "succeeded",
-    duration: float = 0,
+    duration: str | None = None,
     detail: str = "",
 ) -> None:
     """Send a Slack and a Teams message about a run; a failed delivery is a warning, never an error."""
@@ -210,7 +217,7 @@ def notify_(
         version=resolve_version(version),
         action=validate.single_line(action, source="--action"),
         result=result,
-        duration_seconds=duration,
+        duration_seconds=parse_number(duration, "--duration", default=0),
         actor=actor(),
         run_url=audit.run_url(),
         detail=validate.single_line(detail, source="--detail") if detail else "",
@@ -252,14 +259,14 @@ def deploy(
     approved_by: str | None = None,
     override: str | None = None,
     reason: str | None = None,
-    lock_wait: float = 0,
+    lock_wait: str | None = None,
 ) -> None:
     """Deploy a pushed version: start it beside the old one, switch the proxy, verify, stop the old one."""
     loaded = settings()
     environment = loaded.environment(env)
     version = resolve_version(version)
     overrides = parse_overrides(override, reason)
-    wait = parse_lock_wait(lock_wait)
+    wait = parse_number(lock_wait, "--lock-wait", default=0)
     loaded.require_registry()
     approval = None if dry_run else require_approval(environment, approved_by, action="deploy")
     with env_context(loaded, env) as ctx:
@@ -296,7 +303,7 @@ def rollback(
     dry_run: bool = False,
     approved_by: str | None = None,
     override: str | None = None,
-    lock_wait: float = 0,
+    lock_wait: str | None = None,
 ) -> None:
     """Put an earlier release back, with the same health gate and proxy switch as a deploy."""
     loaded = settings()
@@ -307,7 +314,7 @@ def rollback(
     if to is not None:
         validate.version_tag(to, source="--to")
     overrides = parse_overrides(override, text) if override else {}
-    wait = parse_lock_wait(lock_wait)
+    wait = parse_number(lock_wait, "--lock-wait", default=0)
     loaded.require_registry()
     approval = None if dry_run else require_approval(environment, approved_by, action="rollback")
     with env_context(loaded, env) as ctx:
@@ -396,10 +403,9 @@ def unlock(c: Context, env: str | None = None, reason: str | None = None, approv
     },
 )
 @reports_errors
-def audit_(c: Context, env: str | None = None, last: int = 0, verify: bool = False) -> None:
+def audit_(c: Context, env: str | None = None, last: str | None = None, verify: bool = False) -> None:
     """Show an environment's audit trail, or verify that it has not been edited."""
-    if last < 0:
-        raise InputError(f"invalid --last {last}: expected 0 (all) or more")
+    newest = int(parse_number(last, "--last", default=0, integer=True))
     with env_context(settings(), env) as ctx:
         lines = audit.read_lines(ctx)
         if verify:
@@ -409,7 +415,7 @@ def audit_(c: Context, env: str | None = None, last: int = 0, verify: bool = Fal
                 raise CheckFailed(f"audit trail of {ctx.env.name} is broken: {outcome.message}")
             print(f"audit trail of {ctx.env.name} verified: {outcome.message}")
             return
-        shown = lines[-last:] if last else lines
+        shown = lines[-newest:] if newest else lines
         for text in shown:
             try:
                 print(audit.format_line(json.loads(text)))
@@ -427,15 +433,14 @@ def status(c: Context, env: str | None = None) -> None:
 
 @task(help={"env": ENV_HELP, "follow": "keep streaming new lines", "lines": "lines of history to show"})
 @reports_errors
-def logs(c: Context, env: str | None = None, follow: bool = False, lines: int = 100) -> None:
+def logs(c: Context, env: str | None = None, follow: bool = False, lines: str | None = None) -> None:
     """Show the logs of the release that serves the environment."""
-    if lines < 0:
-        raise InputError(f"invalid --lines {lines}: expected 0 or more")
+    count = int(parse_number(lines, "--lines", default=100, integer=True))
     with env_context(settings(), env) as ctx:
         serving, _ = find_serving(ctx, list_releases(ctx.runner, ctx.env.name))
         if serving is None:
             raise InputError(f"{ctx.env.name} serves no release yet: deploy one first")
-        argv = docker.logs(serving.name, lines, follow=follow)
+        argv = docker.logs(serving.name, count, follow=follow)
         if follow:
             ctx.runner.stream(argv)
         else:

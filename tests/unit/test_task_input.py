@@ -37,6 +37,15 @@ def run_invoke(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         (["deploy"], "ERROR: missing --env"),
         (["status", "--env=qa"], "ERROR: unknown environment 'qa'"),
         (["build", "--version=feature/x"], "ERROR: invalid --version 'feature/x'"),
+        (["deploy", "--env=uat", "--lock-wait=soon"], "ERROR: invalid --lock-wait 'soon'"),
+        (["logs", "--env=uat", "--lines=-3"], "ERROR: invalid --lines '-3'"),
+        (["audit", "--env=uat", "--last=ten"], "ERROR: invalid --last 'ten'"),
+        (["rollback", "--env=uat"], "ERROR: missing --reason"),
+        (["rollback", "--env=uat", "--reason=two\nlines"], "ERROR: invalid --reason"),
+        (["prechecks", "--env=uat", "--only=dsk"], "ERROR: invalid --only 'dsk'"),
+        (["deploy", "--env=uat", "--override=freeze"], "ERROR: --override=freeze needs --reason"),
+        (["notify", "--env=uat", "--result=great"], "ERROR: invalid --result 'great'"),
+        (["push", "--also-tag=bad tag"], "ERROR: invalid --also-tag 'bad tag'"),
     ],
 )
 def test_task_rejects_bad_input(tmp_path: Path, args: list[str], expected: str) -> None:

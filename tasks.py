@@ -208,7 +208,7 @@ def notify_(
 ) -> None:
     """Send a Slack and a Teams message about a run; a failed delivery is a warning, never an error."""
     loaded = settings()
-    # Without --env (the run failed before it knew its environment) the message says so.
+    # Without --env (the run failed before it knew its environment) the message names it unknown.
     environment_name = loaded.environment(env).name if env else "unknown"
     if result not in NOTIFY_RESULTS:
         raise InputError(f"invalid --result {result!r}: expected one of {', '.join(NOTIFY_RESULTS)}")

@@ -5,8 +5,8 @@ reports it healthy and it reports the new version. Then point the proxy at it wi
 nginx reload, verify through the external port, and stop the old release after the drain timeout.
 The old release serves until the new one is proven, so a failure leaves it untouched.
 
-Recreate (for GPUs that cannot hold two copies): stop the old release first, then the same
-health gate; on failure the old release is started again.
+Recreate (for GPUs that cannot hold two copies) stops the old release first and then applies
+the same health gate. If the new release fails, the old one is started again.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The one path every command takes: on the target over SSH, or on this machine.
 
-Both runners take an argument list, join it with shlex (values are never formatted into a
-shell string), enforce a timeout, check the exit code, log the masked command with its
-duration and raise RemoteCommandError with the stderr tail on failure.
+Both runners take an argument list and join it with shlex, so values are never formatted into a
+shell string. They enforce a timeout, check the exit code and log the masked command with its
+duration. A failure raises RemoteCommandError with the tail of stderr.
 """
 
 from __future__ import annotations
@@ -154,7 +154,10 @@ class _RejectUnknownHost(paramiko.MissingHostKeyPolicy):
 
 def _short_type(key: paramiko.PKey) -> str:
     name = key.get_name()
-    return "ed25519" if "ed25519" in name else "ecdsa" if "ecdsa" in name else "rsa"
+    for short in ("ed25519", "ecdsa"):
+        if short in name:
+            return short
+    return "rsa"
 
 
 class SSHRunner(_BaseRunner):

@@ -4,7 +4,7 @@
 # A local stand-in for the GPU server, on loopback only: a Docker engine, a registry on
 # 127.0.0.1:5000 and OpenSSH on 127.0.0.1:2222 with a non-root "deploy" user in the docker
 # group. Keys, known_hosts, logs and registry data live under .sandbox/; .env.sandbox points the
-# pipeline at it. "up" is idempotent: it starts only what does not answer yet.
+# pipeline at it. "up" is idempotent: it starts only what does not respond yet.
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -81,7 +81,7 @@ start_engine() {
     local pid waited=0
     pid=$(pid_from "$DOCKER_PIDFILE")
     if pid_alive "$pid"; then
-      die "dockerd (pid ${pid}) is running but does not answer; look at ${SANDBOX_DIR}/dockerd.log or stop it, then run this again"
+      die "dockerd (pid ${pid}) is running but does not respond; look at ${SANDBOX_DIR}/dockerd.log or stop it, then run this again"
     fi
     # A killed dockerd leaves its pid file behind, and a new one refuses to start while it exists.
     rm -f "$DOCKER_PIDFILE"
@@ -89,7 +89,7 @@ start_engine() {
     setsid "$(find_command dockerd)" >"$SANDBOX_DIR/dockerd.log" 2>&1 </dev/null &
     echo "$!" >"$SANDBOX_DIR/dockerd.pid"
     until engine_answers; do
-      ((waited++ < ENGINE_START_SECONDS)) || die "dockerd did not answer within ${ENGINE_START_SECONDS} s; see ${SANDBOX_DIR}/dockerd.log"
+      ((waited++ < ENGINE_START_SECONDS)) || die "dockerd did not respond within ${ENGINE_START_SECONDS} s; see ${SANDBOX_DIR}/dockerd.log"
       sleep 1
     done
   fi
@@ -132,7 +132,7 @@ EOF
   echo "$!" >"$SANDBOX_DIR/registry.pid"
   local waited=0
   until registry_answers; do
-    ((waited++ < 20)) || die "registry did not answer on ${REGISTRY_ADDR} within 10 s; see ${SANDBOX_DIR}/registry.log"
+    ((waited++ < 20)) || die "registry did not respond on ${REGISTRY_ADDR} within 10 s; see ${SANDBOX_DIR}/registry.log"
     sleep 0.5
   done
 }

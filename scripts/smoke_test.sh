@@ -36,6 +36,7 @@ TLS_CA=""
 TLS_MIN_DAYS=14
 FAILED=0
 
+# Each check script is sent alone over SSH, so the small helpers below are not shared with prechecks.sh.
 usage() { sed -n '2,24p' "${BASH_SOURCE[0]}" 2>/dev/null | sed 's/^# \{0,1\}//' || true; }
 die_usage() { printf 'ERROR: %s\n' "$*" >&2; exit 2; }
 

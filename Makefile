@@ -12,7 +12,10 @@ NOX := $(BIN)/nox
 SANDBOX_ENV := .env.sandbox
 ENV ?=
 VERSION ?=
-VERSION_FLAG := $(if $(VERSION),--version=$(VERSION))
+# Values reach the recipes as environment variables and are quoted there, so text such as
+# VERSION='x;rm' stays one argument and the tasks validate it.
+export ENV VERSION
+VERSION_FLAG := $(if $(VERSION),--version="$$VERSION")
 
 PHONY_EXTRA := metadata prechecks setup logs rollback releases
 .PHONY: help venv demo test lint unit integration build push deploy status $(PHONY_EXTRA) sandbox-up sandbox-down sandbox-status bench clean
@@ -51,30 +54,31 @@ push: venv ## Push the image (VERSION=tag)
 	$(INVOKE) push $(VERSION_FLAG)
 
 deploy: venv ## Deploy to an environment (ENV=uat|stg|prod, VERSION=tag, APPROVED_BY=name for prod)
-	$(INVOKE) deploy --env=$(ENV) $(VERSION_FLAG) $(if $(APPROVED_BY),--approved-by="$$APPROVED_BY")
+	$(INVOKE) deploy --env="$$ENV" $(VERSION_FLAG) $(if $(APPROVED_BY),--approved-by="$$APPROVED_BY")
 
 metadata: venv ## Print what a run would deploy, as JSON (ENV optional: from the branch)
-	$(INVOKE) metadata $(if $(ENV),--env=$(ENV)) $(VERSION_FLAG)
+	$(INVOKE) metadata $(if $(ENV),--env="$$ENV") $(VERSION_FLAG)
 
 prechecks: venv ## Run the pre-deployment checks (ENV=uat|stg|prod)
-	$(INVOKE) prechecks --env=$(ENV) $(VERSION_FLAG)
+	$(INVOKE) prechecks --env="$$ENV" $(VERSION_FLAG)
 
 setup: venv ## Prepare the server for an environment (ENV=uat|stg|prod)
-	$(INVOKE) setup --env=$(ENV)
+	$(INVOKE) setup --env="$$ENV"
 
 logs: venv ## Show the serving release's logs (ENV=uat|stg|prod)
-	$(INVOKE) logs --env=$(ENV)
+	$(INVOKE) logs --env="$$ENV"
 
 # REASON and TO reach the recipe as environment variables, so quotes in them stay intact.
 export REASON TO APPROVED_BY
 rollback: venv ## Roll back (ENV=uat|stg|prod REASON="why" [TO=tag] [APPROVED_BY=name for prod])
-	$(INVOKE) rollback --env=$(ENV) --reason="$$REASON" $(if $(TO),--to="$$TO") $(if $(APPROVED_BY),--approved-by="$$APPROVED_BY")
+	@test -n "$$REASON" || { echo 'ERROR: missing REASON: make rollback ENV=uat REASON="why" (one line)' >&2; exit 2; }
+	$(INVOKE) rollback --env="$$ENV" --reason="$$REASON" $(if $(TO),--to="$$TO") $(if $(APPROVED_BY),--approved-by="$$APPROVED_BY")
 
 releases: venv ## List the release history of an environment (ENV=uat|stg|prod)
-	$(INVOKE) releases --env=$(ENV)
+	$(INVOKE) releases --env="$$ENV"
 
 status: venv ## Show what an environment runs (ENV=uat|stg|prod)
-	$(INVOKE) status --env=$(ENV)
+	$(INVOKE) status --env="$$ENV"
 
 bench: venv ## Measure deploy downtime, baseline script versus blue-green (needs the sandbox)
 	$(BIN)/python -m bench.deploy_downtime

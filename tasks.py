@@ -278,7 +278,7 @@ def deploy(
         )
         report = new_report(ctx, "deploy", version, approval=approval, overrides=overrides)
         with run_session(loaded, report, notify_people=True) as session:
-            result = change.execute(ctx, request, timeline=session.timeline)
+            result = change.execute(ctx, request, timeline=session.timeline, checks=report.prechecks)
             record_outcome(report, result)
         print(result.message)
 
@@ -339,7 +339,7 @@ def rollback(
         report = new_report(ctx, "rollback", plan.target.version, approval=approval, overrides=overrides)
         report.deployment["reason"] = text
         with run_session(loaded, report, notify_people=True) as session:
-            result = change.execute(ctx, request, timeline=session.timeline)
+            result = change.execute(ctx, request, timeline=session.timeline, checks=report.prechecks)
             record_outcome(report, result)
             with session.timeline.step("validate with retries"):
                 checks = rollback_ops.validate(ctx, result)

@@ -39,10 +39,10 @@ def require_approval(
         interactive = sys.stdin.isatty()
     if not interactive:
         raise InputError(
-            f"{action} to {env.name} requires approval: run it in a terminal and type the environment name, "
+            f"a {action} of {env.name} requires approval: run it in a terminal and type the environment name, "
             "or pass --approved-by=NAME with the reviewer who approved it"
         )
-    answer = prompt(f"{action} to {env.name} requires approval. Type '{env.name}' to approve: ")
+    answer = prompt(f"A {action} of {env.name} requires approval. Type '{env.name}' to approve: ")
     if answer.strip() != env.name:
         raise InputError(f"approval for {env.name} not given (typed {answer.strip()!r}); nothing was changed")
     return Approval(actor(), "typed confirmation in a terminal")

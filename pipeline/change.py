@@ -17,8 +17,9 @@ from types import FrameType
 
 from pipeline import audit, backup, history, lock
 from pipeline.approval import Approval
+from pipeline.checks import CheckResult
 from pipeline.commands import files
-from pipeline.containers import list_releases
+from pipeline.containers import ContainerState, list_releases
 from pipeline.deploy import DeployResult, ReleaseFailed, deploy, find_serving
 from pipeline.errors import CheckFailed, PipelineError
 from pipeline.prechecks import freeze_result
@@ -56,9 +57,16 @@ def terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def freeze_gate(ctx: EnvContext, request: ChangeRequest, now: datetime | None = None) -> str:
-    """Raise CheckFailed inside an active change freeze unless overridden; return the override note."""
+def freeze_gate(
+    ctx: EnvContext, request: ChangeRequest, now: datetime | None = None, checks: list[CheckResult] | None = None
+) -> str:
+    """Raise CheckFailed inside an active change freeze unless overridden; return the override note.
+
+    The check's result is appended to `checks` when given, for the run's report.
+    """
     result = freeze_result(ctx, now or datetime.now(UTC))
+    if checks is not None:
+        checks.append(result)
     if result.status != "fail":
         return ""
     if "freeze" not in request.overrides:
@@ -71,14 +79,19 @@ def freeze_gate(ctx: EnvContext, request: ChangeRequest, now: datetime | None = 
     return note
 
 
-def execute(ctx: EnvContext, request: ChangeRequest, timeline: Timeline | None = None) -> DeployResult:
+def execute(
+    ctx: EnvContext,
+    request: ChangeRequest,
+    timeline: Timeline | None = None,
+    checks: list[CheckResult] | None = None,
+) -> DeployResult:
     ctx.runner.run(files.make_directory(ctx.root, "0700"), quiet=True)
     with (
         terminate_as_interrupt(),
         lock.hold(ctx, action=request.action, reason=request.reason, wait_seconds=request.lock_wait),
     ):
         # Checked again right before the change: an approval may have waited for hours.
-        note = freeze_gate(ctx, request)
+        note = freeze_gate(ctx, request, checks=checks)
         if request.approval is not None:
             audit.record(
                 ctx,
@@ -93,9 +106,17 @@ def execute(ctx: EnvContext, request: ChangeRequest, timeline: Timeline | None =
         audit.record(
             ctx, request.action, "started", from_version=from_version, to_version=request.version, reason=request.reason
         )
-        snapshot = backup.snapshot(ctx, serving)
+        snapshots: list[str] = []
+
+        def back_up(current: ContainerState | None) -> None:
+            directory = backup.snapshot(ctx, current)
+            if directory:
+                snapshots.append(directory)
+
         try:
-            result = deploy(ctx, request.version, force=request.force, image=request.image, timeline=timeline)
+            result = deploy(
+                ctx, request.version, force=request.force, image=request.image, timeline=timeline, before_change=back_up
+            )
         except ReleaseFailed as error:
             entry = audit.record(
                 ctx,
@@ -128,7 +149,7 @@ def execute(ctx: EnvContext, request: ChangeRequest, timeline: Timeline | None =
             to_digest=result.image,
             reason=request.reason,
             approved_by=request.approval.approver if request.approval else "",
-            backup=snapshot or "",
+            backup=snapshots[0] if snapshots else "",
         )
         record(ctx, request, history.SUCCEEDED, result.image, result.container, result.from_version,
                result.from_image, "", note, entry["hash"])  # fmt: skip

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from pipeline import proxy, retention, setup
 from pipeline.build import login
-from pipeline.commands import docker
+from pipeline.commands import docker, files
 from pipeline.commands import proxy as nginx
 from pipeline.containers import ContainerState, ReleaseRow, digest_ref, list_releases, read_container
 from pipeline.errors import DeployFailed, RemoteCommandError
@@ -190,6 +190,7 @@ def deploy(
     force: bool = False,
     image: str | None = None,
     timeline: Timeline | None = None,
+    before_change: Callable[[ContainerState | None], None] | None = None,
 ) -> DeployResult:
     """Deploy `version` (pulled by tag, or `image` by digest when given) and return what happened.
 
@@ -219,6 +220,9 @@ def deploy(
         )
         return DeployResult(env.name, version, image, serving.name, False, message, 0, 0, from_version, from_image)
 
+    # Only now is it certain that the deploy changes something: back up what serves first.
+    if before_change is not None:
+        before_change(serving)
     stop_leftovers(ctx, rows, serving.name if serving else None)
     name = choose_name(ctx, version, rows, serving.name if serving else None)
 
@@ -323,10 +327,22 @@ def plan(ctx: EnvContext, version: str) -> list[str]:
         gpus=env.gpus,
     )
     current = f"{serving.name} (version {serving.version})" if serving else "nothing"
+    if serving is not None and serving.version == version:
+        return [
+            f"plan for {env.name} on {ctx.runner.where}:",
+            f"  {serving.name} already serves version {version}: the deploy pulls {image_ref} and does nothing",
+            "  if its digest is the serving one (--force starts a fresh container anyway)",
+        ]
     commands = [docker.pull(image_ref)]
     if env.strategy == "recreate" and serving is not None:
         commands.append(docker.stop(serving.name, env.stop_timeout))
-    commands += [docker.run_release(release), docker.proxy_test(env.container), docker.proxy_reload(env.container)]
+    config = f"{ctx.proxy_dir}/{nginx.CONFIG_FILE}"
+    commands += [
+        docker.run_release(release),
+        files.write_file(config, "0644"),
+        docker.proxy_test(env.container),
+        docker.proxy_reload(env.container),
+    ]
     if serving is not None and env.strategy == "blue-green":
         commands.append(docker.stop(serving.name, env.stop_timeout))
     lines = [
@@ -336,4 +352,7 @@ def plan(ctx: EnvContext, version: str) -> list[str]:
         "  commands:",
     ]
     lines += [f"    {ctx.runner.mask(shlex.join(argv))}" for argv in commands]
+    lines.append(
+        f"  then: remove stopped releases of {env.name} beyond the newest {env.retain}, and their unused images"
+    )
     return lines

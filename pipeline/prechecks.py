@@ -24,7 +24,7 @@ SCRIPT_TIMEOUT_SECONDS = 120
 
 
 def parse_only(value: str | None) -> tuple[str, ...]:
-    if not value:
+    if value is None:
         return ALL_CHECKS
     names = tuple(name.strip() for name in value.split(",") if name.strip())
     unknown = [name for name in names if name not in ALL_CHECKS]
@@ -37,7 +37,9 @@ def freeze_result(ctx: EnvContext, now: datetime | None = None) -> CheckResult:
     active = active_freeze(list(ctx.settings.freeze_windows), ctx.env.name, now or datetime.now(UTC))
     if active is None:
         windows = len(ctx.settings.freeze_windows)
-        return CheckResult("freeze", "pass", f"no change freeze is active for {ctx.env.name} ({windows} windows known)")
+        return CheckResult(
+            "freeze", "pass", f"no active change freeze for {ctx.env.name} ({windows} windows in the calendar)"
+        )
     return CheckResult("freeze", "fail", describe(active))
 
 

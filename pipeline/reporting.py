@@ -22,13 +22,13 @@ def new_report(
     """Start a governance report with the run's metadata and how it was approved."""
     env = ctx.env
     report = Report(
-        title=f"{kind.capitalize()} of {version} to {env.name}",
+        title=f"{kind.capitalize()} of {env.name} to {version}",
         kind=kind,
         metadata={
             "environment": env.name,
             "version": version,
             "image": ctx.settings.image_ref(version),
-            "container": env.container,
+            "front container": env.container,
             "port": env.port,
             "git_sha": gitinfo.head_sha_or_unknown(REPO_ROOT),
             "actor": actor(),

@@ -52,20 +52,14 @@ def release_lines(ctx: EnvContext) -> list[str]:
     serving_image = serving.image if serving else None
     images = available_images(ctx)
     replaced = history.rolled_back_from(records)
-    header = f"{'version':<26} {'digest':<19} {'at':<20} {'by':<28} {'status':<36} rollback"
+    header = f"{'version':<26} {'digest':<19} {'at':<20} {'by':<28} {'status':<32} rollback target"
     lines = [header]
+    serving_shown = False
     for record in reversed(records):
         digest = record.image.split("@")[-1][:19] if "@" in record.image else record.image[:19]
-        if record.result == history.FAILED:
-            status = f"{record.action} failed"
-        elif record.action == history.ROLLBACK:
-            status = f"rollback from {record.from_version or '?'}"
-        elif record.image == serving_image:
-            status = "serving"
-        elif record.image in replaced:
-            status = "rolled back from"
-        else:
-            status = "retained" if record.image in images else "pruned"
+        status = release_status(record, serving_image, serving_shown, replaced, images)
+        if status.startswith("serving"):
+            serving_shown = True
         can_return = (
             "yes"
             if record.action == history.DEPLOY
@@ -75,6 +69,23 @@ def release_lines(ctx: EnvContext) -> list[str]:
             else "-"
         )
         lines.append(
-            f"{record.version:<26} {digest:<19} {record.at:<20} {record.actor[:28]:<28} {status:<36} {can_return}"
+            f"{record.version:<26} {digest:<19} {record.at:<20} {record.actor[:28]:<28} {status:<32} {can_return}"
         )
     return lines
+
+
+def release_status(
+    record: history.ReleaseRecord, serving_image: str | None, serving_shown: bool, replaced: set[str], images: set[str]
+) -> str:
+    """Name what one history line means now; records come newest first, so only one shows as serving."""
+    if record.result == history.FAILED:
+        return f"{record.action} failed"
+    if record.image == serving_image and not serving_shown:
+        return "serving" if record.action == history.DEPLOY else f"serving (rollback from {record.from_version or '?'})"
+    if record.action == history.ROLLBACK:
+        return f"rollback from {record.from_version or '?'}"
+    if record.image == serving_image:
+        return "deployed again later"
+    if record.image in replaced:
+        return "replaced by a rollback"
+    return "image on the server" if record.image in images else "image removed"

@@ -49,8 +49,11 @@ def test_rollback_walks_back_under_load(sandbox: Sandbox, three_releases: Releas
     releases = sandbox.invoke("releases", "--env=uat")
     assert releases.returncode == 0, releases.stderr
     rows = releases.stdout.splitlines()
-    assert rows[1].startswith(images.v2) and f"rollback from {images.v3}" in rows[1]
-    assert rows[2].startswith(images.v3) and "rolled back from" in rows[2]
+    assert rows[1].startswith(images.v2)
+    assert f"serving (rollback from {images.v3})" in rows[1]
+    assert rows[2].startswith(images.v3)
+    assert "replaced by a rollback" in rows[2]
+    assert sum("serving" in row for row in rows[1:]) == 1
 
     second = sandbox.invoke("rollback", "--env=uat", "--reason=walk back again")
     assert second.returncode == 0, second.stderr

@@ -1,4 +1,4 @@
-"""Container health probe: exit 0 when /health answers 200, else 1.
+"""Container health probe: exit 0 when /health returns 200, else 1.
 
 The image has no curl, so Docker's HEALTHCHECK runs this with the service's own Python.
 """

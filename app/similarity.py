@@ -1,6 +1,6 @@
 """Text similarity: the service's API computation.
 
-Cosine similarity of character-trigram count vectors. It stands in for a model call and is
+Cosine similarity of character-trigram count vectors. It replaces a model call and is
 deterministic, so smoke tests can check an exact answer.
 """
 

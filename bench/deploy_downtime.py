@@ -54,7 +54,7 @@ def invoke(*args: str) -> None:
 
 
 def wait_http(url: str, deadline_seconds: float) -> float:
-    """Poll `url` every 20 ms until it answers 200; return the seconds it took."""
+    """Poll `url` every 20 ms until it returns 200, and return the seconds it took."""
     started = time.monotonic()
     while time.monotonic() - started < deadline_seconds:
         try:
@@ -64,7 +64,7 @@ def wait_http(url: str, deadline_seconds: float) -> float:
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.02)
-    raise RuntimeError(f"{url} did not answer within {deadline_seconds} s")
+    raise RuntimeError(f"{url} did not respond with 200 within {deadline_seconds} s")
 
 
 def plain_run(name: str, image: str, port: int) -> list[str]:

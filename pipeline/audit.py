@@ -13,7 +13,6 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from pipeline.commands import files
@@ -141,7 +140,3 @@ def format_line(entry: dict[str, Any]) -> str:
         if entry.get(key):
             parts.append(f"{key}={entry[key]}")
     return "  ".join(parts)
-
-
-def local_audit_file(environment: str) -> Path:
-    return LOCAL_AUDIT_DIR / f"audit-{environment}.jsonl"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,38 +21,6 @@ REQUIRED_ENVIRONMENT_KEYS = {"branch", "port", "container"}
 MEMORY_PATTERN = re.compile(r"[1-9][0-9]*[bkmg]?")
 SIZE_PATTERN = re.compile(r"[0-9]+[kmg]?")
 ENV_NAME_PATTERN = re.compile(r"[A-Z_][A-Z0-9_]*")
-
-# Keys an environment may set or inherit from [defaults], with their built-in defaults.
-TUNABLE_DEFAULTS: dict[str, Any] = {
-    "approval": False,
-    "gpus": "none",
-    "strategy": "blue-green",
-    "ready_timeout": 60,
-    "stop_timeout": 10,
-    "drain_timeout": 10,
-    "retain": 3,
-    "memory": "4g",
-    "pids_limit": 512,
-    "proxy_connect_timeout": 5,
-    "proxy_read_timeout": 300,
-    "client_max_body_size": "50m",
-    "app_env": {},
-    "backup_path": "",
-    "backup_max_age_hours": 26,
-    "min_free_disk_mb": 5000,
-    "gpu_memory_mb": 0,
-    "security_threshold": "HIGH",
-    "lock_stale_after": 1800,
-    "latency_requests": 20,
-    "latency_p50_ms": 200,
-    "latency_p95_ms": 500,
-    "tls_cert": "",
-    "tls_key": "",
-    "tls_host": "",
-    "tls_ca": "",
-    "tls_min_days": 14,
-}
-ENVIRONMENT_KEYS = IDENTITY_KEYS | set(TUNABLE_DEFAULTS)
 
 
 @dataclass(frozen=True)
@@ -109,6 +77,23 @@ class Environment:
 
     def with_gpus(self, gpus: str) -> Environment:
         return replace(self, gpus=gpus)
+
+
+def _tunable_defaults() -> dict[str, Any]:
+    """Return the keys an environment may set or inherit from [defaults], with their built-in values.
+
+    The values are the Environment field defaults, so they are written in one place.
+    """
+    defaults = {}
+    for item in fields(Environment):
+        if item.name in IDENTITY_KEYS or item.name == "name":
+            continue
+        defaults[item.name] = item.default_factory() if item.default is MISSING else item.default  # type: ignore[misc]
+    return defaults
+
+
+TUNABLE_DEFAULTS = _tunable_defaults()
+ENVIRONMENT_KEYS = IDENTITY_KEYS | set(TUNABLE_DEFAULTS)
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What an environment runs right now, and what it could roll back to."""
+"""Status of an environment: the serving release, its proxy and the releases it can roll back to."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 # Usage: approver.sh OWNER/REPO RUN_ID
 #
 # Print "approver=<login>" for the reviewer who last approved a pending deployment of this
-# workflow run (GitHub's required reviewers), or "approver=" when nobody did, as a step output.
+# workflow run (GitHub's required reviewers), or "approver=" when no reviewer approved it, as a step output.
 # Needs the gh CLI and a token with actions: read in GH_TOKEN.
 set -Eeuo pipefail
 

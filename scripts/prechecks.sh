@@ -76,7 +76,7 @@ registry_status() {
   local scheme code
   for scheme in https http; do
     code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "${scheme}://${REGISTRY}/v2/" 2>/dev/null) || continue
-    # 401 means the registry answers and wants a login, which the deploy performs.
+    # 401 means the registry responds and requires a login, which the deploy performs.
     if [[ $code == 200 || $code == 401 ]]; then
       echo "${scheme} ${code}"
       return 0

@@ -9,7 +9,7 @@
 #
 # Options (defaults in brackets):
 #   --port N               the environment's external port (required)
-#   --version TAG          the version that must answer /version (required)
+#   --version TAG          the version /version must report (required)
 #   --container NAME       the release container that must serve (required)
 #   --image REF            the repository@sha256 image it must run (required)
 #   --gpus all|none|...    GPUs the environment requests; none skips the gpu check [none]

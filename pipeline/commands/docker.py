@@ -15,7 +15,7 @@ APP_USER = "10001:10001"
 
 
 def _operand(value: str) -> str:
-    # Builders put values after their options; a value that looks like an option would change
+    # Builders put values after their options. A value that looks like an option would change
     # the command, so it is a programming error that validation should have caught.
     if not value or value.startswith("-"):
         raise ValueError(f"invalid command operand {value!r}")
@@ -140,7 +140,7 @@ def gpus_value(gpus: str) -> str:
 
 @dataclass(frozen=True)
 class Release:
-    """What `docker run` needs to start one release of the service on the environment's network."""
+    """Settings `docker run` needs to start one release of the service on the environment's network."""
 
     name: str
     alias: str

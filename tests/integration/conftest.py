@@ -124,7 +124,7 @@ BROKEN_DOCKERFILES = {
     "wrong_version": "ENV APP_VERSION=not-the-deployed-tag",
     # A good release with its own digest, so a test can delete it from the registry.
     "disposable": "ENV APP_VERSION={version}",
-    # The API answers, but with a wrong result.
+    # The API responds, but with a wrong result.
     "broken_api": (
         "USER root\nRUN printf 'def cosine_similarity(left, right):\\n    return 0.5\\n' >> /srv/app/similarity.py"
         "\nUSER 10001:10001\nENV APP_VERSION={version}"

@@ -22,7 +22,7 @@ SECTIONS = (
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 that records JSON bodies and answers scripted statuses."""
+    """A webhook receiver on 127.0.0.1 that records JSON bodies and responds with scripted statuses."""
 
     def __init__(self, statuses: list[int]) -> None:
         self.statuses = statuses

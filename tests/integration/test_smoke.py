@@ -69,7 +69,7 @@ def test_smoke_stopped_release_fails(sandbox: Sandbox, images: ReleaseImages) ->
 @pytest.mark.parametrize(("release", "expected"), [("fake_gpu", "pass"), ("v1", "fail")])
 def test_smoke_gpu_inside_container(sandbox: Sandbox, images: ReleaseImages, release: str, expected: str) -> None:
     deploy(sandbox, getattr(images, release))
-    # The sandbox .env turns GPUs off for deploys; the smoke run asks for them again.
+    # The sandbox .env turns GPUs off for deploys, so the smoke run turns them on again.
     completed = smoke(sandbox, extra_env={"GPUS_OVERRIDE": "all"})
     assert status_of(completed.stdout, "gpu") == expected
 

@@ -2,8 +2,9 @@
 # Usage: scripts/sandbox.sh up|down|status
 #
 # A local stand-in for the GPU server, on loopback only: a Docker engine, a registry on
-# 127.0.0.1:5000 and OpenSSH on 127.0.0.1:2222 with a non-root "deploy" user in the docker
-# group. Keys, known_hosts, logs and registry data live under .sandbox/; .env.sandbox points the
+# 127.0.0.1:5000, a second one with htpasswd logins on 127.0.0.1:5001, and OpenSSH on
+# 127.0.0.1:2222 with a non-root "deploy" user in the docker group. Keys, known_hosts, logs,
+# the login registry's password and registry data live under .sandbox/; .env.sandbox points the
 # pipeline at it. "up" is idempotent: it starts only what does not respond yet.
 set -Eeuo pipefail
 
@@ -11,6 +12,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SANDBOX_DIR=${SANDBOX_DIR:-$ROOT/.sandbox}
 ENV_FILE=${SANDBOX_ENV_FILE:-$ROOT/.env.sandbox}
 REGISTRY_ADDR=127.0.0.1:5000
+AUTH_REGISTRY_ADDR=127.0.0.1:5001
+AUTH_REGISTRY_USER=agent-dk
 SSH_ADDR=127.0.0.1
 SSH_PORT=2222
 DEPLOY_USER=deploy
@@ -26,7 +29,7 @@ log() { printf 'sandbox: %s\n' "$*"; }
 die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # command -> Debian package that provides it
@@ -38,6 +41,7 @@ declare -A PACKAGE_OF=(
   [ssh-keygen]=openssh-client
   [debootstrap]=debootstrap
   [curl]=curl
+  [htpasswd]=apache2-utils
 )
 
 find_command() {
@@ -100,19 +104,26 @@ start_engine() {
   fi
 }
 
-registry_answers() { curl -fsS --max-time 2 "http://${REGISTRY_ADDR}/v2/" >/dev/null 2>&1; }
+registry_answers() { curl -fsS --max-time 2 "http://${1:-$REGISTRY_ADDR}/v2/" >/dev/null 2>&1; }
 
+# The login registry answers 401 without credentials, which is how it shows it is up.
+auth_registry_answers() {
+  [[ $(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "http://${AUTH_REGISTRY_ADDR}/v2/" 2>/dev/null) == 401 ]]
+}
+
+# Usage: start_registry NAME ADDRESS ANSWERS_FUNCTION [AUTH_CONFIG]
 start_registry() {
-  if registry_answers; then
-    if ! pid_alive "$(pid_from "$SANDBOX_DIR/registry.pid")"; then
-      log "registry: ${REGISTRY_ADDR} already answers, served by a registry this checkout did not start"
+  local name=$1 addr=$2 answers=$3 auth=${4:-} dir=$SANDBOX_DIR/$1
+  if "$answers" "$addr"; then
+    if ! pid_alive "$(pid_from "$SANDBOX_DIR/${name}.pid")"; then
+      log "${name}: ${addr} already answers, served by a registry this checkout did not start"
     else
-      log "registry: already answers on ${REGISTRY_ADDR}"
+      log "${name}: already answers on ${addr}"
     fi
     return
   fi
-  mkdir -p "$SANDBOX_DIR/registry/data"
-  cat >"$SANDBOX_DIR/registry/config.yml" <<EOF
+  mkdir -p "$dir/data"
+  cat >"$dir/config.yml" <<EOF
 version: 0.1
 log:
   level: warn
@@ -120,21 +131,36 @@ log:
     disabled: true
 storage:
   filesystem:
-    rootdirectory: ${SANDBOX_DIR}/registry/data
+    rootdirectory: ${dir}/data
   delete:
     enabled: true
 http:
-  addr: ${REGISTRY_ADDR}
+  addr: ${addr}
+${auth}
 EOF
-  log "registry: starting on ${REGISTRY_ADDR}"
-  setsid "$(find_command docker-registry)" serve "$SANDBOX_DIR/registry/config.yml" \
-    >"$SANDBOX_DIR/registry.log" 2>&1 </dev/null &
-  echo "$!" >"$SANDBOX_DIR/registry.pid"
+  log "${name}: starting on ${addr}"
+  setsid "$(find_command docker-registry)" serve "$dir/config.yml" >"$SANDBOX_DIR/${name}.log" 2>&1 </dev/null &
+  echo "$!" >"$SANDBOX_DIR/${name}.pid"
   local waited=0
-  until registry_answers; do
-    ((waited++ < 20)) || die "registry did not respond on ${REGISTRY_ADDR} within 10 s; see ${SANDBOX_DIR}/registry.log"
+  until "$answers" "$addr"; do
+    ((waited++ < 20)) || die "${name} did not respond on ${addr} within 10 s; see ${SANDBOX_DIR}/${name}.log"
     sleep 0.5
   done
+}
+
+# A registry that needs `docker login`, so the pipeline's login path runs against a real one.
+# The password is made once and kept in a 0600 file; htpasswd reads it from stdin.
+start_auth_registry() {
+  local dir=$SANDBOX_DIR/registry-auth
+  mkdir -p -m 0700 "$dir"
+  if [[ ! -s $dir/password ]]; then
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/password")
+  fi
+  htpasswd -B -i -n "$AUTH_REGISTRY_USER" <"$dir/password" >"$dir/htpasswd" 2>/dev/null
+  start_registry registry-auth "$AUTH_REGISTRY_ADDR" auth_registry_answers "auth:
+  htpasswd:
+    realm: agent-dk-sandbox
+    path: ${dir}/htpasswd"
 }
 
 setup_deploy_user() {
@@ -290,13 +316,14 @@ cmd_up() {
   chmod 700 "$SANDBOX_DIR"
   install_missing
   start_engine
-  start_registry
+  start_registry registry "$REGISTRY_ADDR" registry_answers
+  start_auth_registry
   setup_deploy_user
   start_sshd
   choose_base_image
   choose_proxy_image
   write_env_file
-  log "up: ssh ${DEPLOY_USER}@${SSH_ADDR}:${SSH_PORT}, registry ${REGISTRY_ADDR}"
+  log "up: ssh ${DEPLOY_USER}@${SSH_ADDR}:${SSH_PORT}, registry ${REGISTRY_ADDR}, login registry ${AUTH_REGISTRY_ADDR}"
 }
 
 stop_pidfile() {
@@ -316,6 +343,7 @@ stop_pidfile() {
 cmd_down() {
   stop_pidfile ssh "$SANDBOX_DIR/sshd.pid"
   stop_pidfile registry "$SANDBOX_DIR/registry.pid"
+  stop_pidfile registry-auth "$SANDBOX_DIR/registry-auth.pid"
   # Only an engine this script started is stopped; one that was already running stays.
   stop_pidfile docker "$SANDBOX_DIR/dockerd.pid"
 }
@@ -328,6 +356,11 @@ cmd_status() {
     log "docker: not answering"; failed=1
   fi
   if registry_answers; then log "registry: answers on ${REGISTRY_ADDR}"; else log "registry: not answering on ${REGISTRY_ADDR}"; failed=1; fi
+  if auth_registry_answers; then
+    log "registry-auth: answers on ${AUTH_REGISTRY_ADDR} (user ${AUTH_REGISTRY_USER}, password in ${SANDBOX_DIR}/registry-auth/password)"
+  else
+    log "registry-auth: not answering on ${AUTH_REGISTRY_ADDR}"; failed=1
+  fi
   if [[ -f $SANDBOX_DIR/known_hosts ]] && ssh_answers; then
     log "ssh: ${DEPLOY_USER}@${SSH_ADDR}:${SSH_PORT} logs in and reaches docker"
   else

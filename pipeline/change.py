@@ -1,8 +1,9 @@
 """One change to an environment (a deploy or a rollback) with everything around it.
 
-In order: take the lock, check the change freeze again, audit the approval and the start, back
-up what serves, deploy, then audit the outcome and record it in the release history. The lock
-is released in every case, Ctrl-C included.
+In order: check that the server's engine answers and has disk, take the lock, check the change
+freeze again, audit the approval and the start, back up what serves, deploy, then audit the
+outcome and record it in the release history. The lock is released in every case, Ctrl-C
+included.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
 
-from pipeline import audit, backup, history, lock
+from pipeline import audit, backup, history, lock, server_gate
 from pipeline.approval import Approval
 from pipeline.checks import CheckResult
 from pipeline.commands import files
@@ -86,6 +87,7 @@ def execute(
     checks: list[CheckResult] | None = None,
 ) -> DeployResult:
     ctx.runner.run(files.make_directory(ctx.root, "0700"), quiet=True)
+    server_gate.check_server(ctx, request.version)
     with (
         terminate_as_interrupt(),
         lock.hold(ctx, action=request.action, reason=request.reason, wait_seconds=request.lock_wait),

@@ -24,7 +24,7 @@ from pipeline.build import login
 from pipeline.commands import docker, files
 from pipeline.commands import proxy as nginx
 from pipeline.containers import ContainerState, ReleaseRow, digest_ref, list_releases, read_container
-from pipeline.errors import DeployFailed, RemoteCommandError
+from pipeline.errors import ConnectionFailed, DeployFailed, PipelineError, RemoteCommandError
 from pipeline.readiness import external_version_probe, read_version, show_failure, wait_for_external, wait_ready
 from pipeline.report import Timeline
 from pipeline.server import EnvContext
@@ -74,7 +74,8 @@ def pull(ctx: EnvContext, version: str) -> str:
     except RemoteCommandError as error:
         raise DeployFailed(
             f"cannot pull {image_ref} on {ctx.runner.where}: {error.stderr.strip() or error}. "
-            f"Is the version pushed? Run `invoke build push --version={version}`"
+            f"Check that the registry {ctx.settings.require_registry().address} answers from the server and that "
+            f"the version is pushed (`invoke build push --version={version}`); nothing was changed"
         ) from None
     inspected = ctx.runner.run(docker.repo_digests(image_ref), quiet=True)
     pinned = digest_ref(inspected.stdout, ctx.settings.image_repository())
@@ -84,23 +85,71 @@ def pull(ctx: EnvContext, version: str) -> str:
 
 
 def find_serving(ctx: EnvContext, rows: list[ReleaseRow]) -> tuple[ContainerState | None, bool]:
-    """Return the container that serves the port now, and whether it is the old proxy-less layout."""
+    """Return the container that serves the port now, and whether it is the old proxy-less layout.
+
+    The proxy's config file names the release it forwards to, but nginx may run an older config:
+    a deploy killed between writing the file and reloading leaves them apart, and a file broken
+    by hand names nothing. So the port is asked too, and when it reports another version than
+    the named release, the one running release of that version is the one that serves.
+    """
     front = proxy.read_proxy(ctx)
     if front is not None and front.role != "proxy":
         return front, True
+    running = [row for row in rows if row.state == "running"]
     alias = proxy.read_upstream(ctx)
-    for row in rows:
-        if alias and row.alias == alias and row.state == "running":
-            return read_container(ctx.runner, row.name), False
-    return None, False
+    named = next((row for row in running if alias and row.alias == alias), None)
+    if front is not None and front.running and running:
+        reported = read_version(ctx.runner, external_version_probe(ctx))
+        matches = [row for row in running if reported is not None and row.version == reported]
+        if (named is None or named.version != reported) and len(matches) == 1:
+            log.warning(
+                "deploy: the proxy config names %s, but the port serves version %s from %s",
+                named.name if named else "no running release",
+                reported,
+                matches[0].name,
+            )
+            named = matches[0]
+    if named is None:
+        return None, False
+    return read_container(ctx.runner, named.name), False
 
 
-def stop_leftovers(ctx: EnvContext, rows: list[ReleaseRow], serving: str | None) -> None:
-    """Stop running releases that the proxy does not point at: what an interrupted deploy left."""
-    for row in rows:
-        if row.state == "running" and row.name != serving:
-            log.warning("deploy: stopping %s, a release left running by an interrupted deploy", row.name)
-            ctx.runner.run(docker.stop(row.name, ctx.env.stop_timeout), timeout=ctx.env.stop_timeout + 30)
+def leftovers(rows: list[ReleaseRow], serving: str | None) -> list[str]:
+    """Return running releases other than the serving one: what an interrupted deploy left."""
+    return [row.name for row in rows if row.state == "running" and row.name != serving]
+
+
+def reconcile_proxy(ctx: EnvContext, serving: ContainerState | None, stray: list[str]) -> None:
+    """Make the proxy's file and its loaded config both name the serving release.
+
+    Done before anything else changes, so the config a failed switch restores is a good one and a
+    stray release can be stopped without cutting off requests that nginx still sends it.
+    """
+    if serving is None or serving.alias is None:
+        return
+    state = proxy.read_proxy(ctx)
+    if state is None or not state.running:
+        # The proxy was removed or stopped: bring it back in front of the release that still runs.
+        if proxy.read_upstream(ctx) != serving.alias:
+            proxy.write_config(ctx, nginx.render_config(ctx.env, serving.alias))
+        log.warning("deploy: %s", proxy.ensure_running(ctx, serving.alias))
+        if serving.version:
+            wait_for_external(ctx, serving.version)
+        return
+    if proxy.read_upstream(ctx) != serving.alias:
+        log.warning("deploy: rewriting the proxy config of %s to name %s, which serves", ctx.env.name, serving.name)
+        proxy.switch(ctx, serving.alias)
+    elif stray:
+        ctx.runner.run(docker.proxy_reload(ctx.env.container))
+
+
+def stop_releases(ctx: EnvContext, names: list[str], why: str) -> None:
+    for name in names:
+        log.warning("deploy: stopping %s, %s", name, why)
+        ctx.runner.run(docker.stop(name, ctx.env.stop_timeout), timeout=ctx.env.stop_timeout + 30)
+
+
+LEFTOVER = "a release left running by an interrupted deploy"
 
 
 def choose_name(ctx: EnvContext, version: str, rows: list[ReleaseRow], serving: str | None) -> str:
@@ -212,8 +261,14 @@ def deploy(
     serving, legacy = find_serving(ctx, rows)
     from_version = (serving.version or "") if serving else ""
     from_image = serving.image if serving else ""
+    stray = leftovers(rows, serving.name if serving else None)
+    if not legacy:
+        reconcile_proxy(ctx, serving, stray)
     already_serving = serving is not None and serving.running and serving.image == image and not force
     if already_serving and serving and read_version(ctx.runner, external_version_probe(ctx)) == version:
+        if stray:
+            time.sleep(env.drain_timeout)
+            stop_releases(ctx, stray, LEFTOVER)
         message = (
             f"{env.name} already serves version {version} from {image} since {serving.started_at}; "
             "nothing to do (--force starts a fresh container)"
@@ -223,8 +278,8 @@ def deploy(
     # Only now is it certain that the deploy changes something: back up what serves first.
     if before_change is not None:
         before_change(serving)
-    stop_leftovers(ctx, rows, serving.name if serving else None)
     name = choose_name(ctx, version, rows, serving.name if serving else None)
+    stray = [leftover for leftover in stray if leftover != name]
 
     def failure(message: str) -> ReleaseFailed:
         """Stop the new release, which never took over, and describe the failure."""
@@ -233,6 +288,10 @@ def deploy(
 
     alias = release_alias(name)
     stopped_old = False
+    if env.strategy == "recreate":
+        # Recreate is for servers that cannot hold two releases, so strays go first too.
+        stop_releases(ctx, stray, LEFTOVER)
+        stray = []
     if env.strategy == "recreate" and serving is not None and not legacy:
         log.info("deploy: recreate: stopping %s before starting %s", serving.name, name)
         ctx.runner.run(docker.stop(serving.name, env.stop_timeout), timeout=env.stop_timeout + 30)
@@ -242,6 +301,14 @@ def deploy(
         with step(timeline, "start release and wait until healthy"):
             start_release(ctx, name, image, version)
             wait_ready(ctx, name, version)
+    except ConnectionFailed as error:
+        # The connection dropped: stop the new release over a new one if the server answers again.
+        try:
+            fail_release(ctx, name)
+        except PipelineError:
+            log.warning("deploy: could not stop %s; the next deploy stops it", name)
+        kept = f"; {serving.name} still serves" if serving is not None and not stopped_old else ""
+        raise DeployFailed(f"deploy of {version} to {env.name} failed: {error}{kept}") from None
     except DeployFailed as error:
         failed = failure(f"deploy of {version} to {env.name} failed: {error}")
         kept = ""
@@ -265,6 +332,9 @@ def deploy(
             log.info("deploy: draining %s for %g s, then stopping it", serving.name, env.drain_timeout)
             time.sleep(env.drain_timeout)
             ctx.runner.run(docker.stop(serving.name, env.stop_timeout), timeout=env.stop_timeout + 30)
+        elif stray:
+            time.sleep(env.drain_timeout)
+        stop_releases(ctx, stray, LEFTOVER)
         retention.prune(ctx, serving=name)
     total = time.monotonic() - started
     message = (

@@ -1,8 +1,9 @@
 """One deploy lock per environment on the server: a directory made atomically with mkdir.
 
 The holder's process runs on the machine that runs the pipeline, not on the server, so the
-server cannot see whether it still lives. A lock older than the environment's lock_stale_after
-is therefore reported as stale, and `invoke unlock` removes it.
+server cannot see whether it still lives. When the holder ran on this same machine its pid is
+checked; otherwise a lock older than the environment's lock_stale_after is reported as stale.
+Either way `invoke unlock` removes it: a lock is never taken over silently.
 """
 
 from __future__ import annotations
@@ -47,6 +48,18 @@ class LockInfo:
         started = datetime.strptime(self.started_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
         return ((now or datetime.now(UTC)) - started).total_seconds()
 
+    def holder_gone(self) -> bool:
+        """Return True when the holder ran on this machine and its process no longer exists."""
+        if self.host != socket.gethostname() or self.pid <= 0:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
     def describe(self, stale_after: float) -> str:
         age = self.age_seconds()
         text = (
@@ -56,7 +69,13 @@ class LockInfo:
         )
         if self.run_url:
             text += f", run {self.run_url}"
-        if age > stale_after:
+        if self.holder_gone():
+            text += (
+                f"; STALE: its process (pid {self.pid} on this machine) no longer runs, so it was killed before "
+                "it could release the lock. Run `invoke status --env=ENV` to see what serves, then remove the "
+                "lock with `invoke unlock --env=ENV --reason=TEXT`"
+            )
+        elif age > stale_after:
             text += (
                 f"; STALE: older than the maximum deploy duration of {stale_after:g} s, so its holder has "
                 "probably died. Check that no deploy still runs, then remove it with "

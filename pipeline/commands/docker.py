@@ -107,6 +107,11 @@ def engine_info() -> list[str]:
     return ["docker", "info", "--format", "{{json .}}"]
 
 
+def server_version() -> list[str]:
+    """Ask the engine itself (not just the client) for its version: fails when the engine does not answer."""
+    return ["docker", "version", "--format", "{{.Server.Version}}"]
+
+
 def exec_in(name: str, *command: str) -> list[str]:
     return ["docker", "container", "exec", _operand(name), *command]
 

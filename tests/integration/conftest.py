@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SANDBOX_ENV_FILE = REPO / ".env.sandbox"
 TEST_CONFIG = Path(__file__).with_name("deploy.test.toml")
+SERVER_STATE = Path("/home/deploy/.agent-dk")
+FIGURES_FILE = REPO / "reports" / "reliability-figures.json"
 REGISTRY = "127.0.0.1:5000"
 REPOSITORY = f"{REGISTRY}/agent-dk"
 UAT_PORT = 18080
@@ -56,6 +60,20 @@ class Sandbox:
                 "inspect", "--format", "{{.State.StartedAt}} {{.RestartCount}} {{.Config.Image}}", container_id
             )
             result.append(f"{row} {details.strip()}")
+        return result
+
+    def state(self) -> dict[str, str]:
+        """Return every container and every state file on the server (proxy config, history, audit, lock).
+
+        Files are compared by mode and content hash, so "unchanged" means byte-identical.
+        """
+        result = {f"container {index}": row for index, row in enumerate(self.snapshot())}
+        for path in sorted(SERVER_STATE.rglob("*")):
+            if path.is_file():
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                result[str(path)] = f"{path.stat().st_mode:o} {digest}"
+            elif path.is_dir():
+                result[str(path)] = f"{path.stat().st_mode:o} directory"
         return result
 
     def serving(self, environment: str) -> str:
@@ -171,3 +189,12 @@ def images(sandbox: Sandbox) -> ReleaseImages:
         )  # fmt: skip
         sandbox.docker("push", "--quiet", f"{REPOSITORY}:{version}")
     return versions
+
+
+@pytest.fixture(scope="session")
+def figures() -> Iterator[dict[str, list[dict[str, object]]]]:
+    """Collect what the reliability tests tried and measured; written to reports/ for docs/reliability.md."""
+    collected: dict[str, list[dict[str, object]]] = {"faults": [], "bad_inputs": []}
+    yield collected
+    FIGURES_FILE.parent.mkdir(exist_ok=True)
+    FIGURES_FILE.write_text(json.dumps(collected, indent=2) + "\n")

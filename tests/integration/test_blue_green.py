@@ -26,33 +26,45 @@ def test_new_version_under_load_drops_nothing(sandbox: Sandbox, images: ReleaseI
     assert sandbox.docker("inspect", "--format", "{{.State.Status}}", old).strip() == "exited"
 
 
-def assert_failed_deploy_keeps_old(sandbox: Sandbox, good: str, broken: str, message: str) -> str:
+def assert_failed_deploy_keeps_old(
+    sandbox: Sandbox, images: ReleaseImages, broken: str, message: str, figures: dict
+) -> str:
+    """Deploy a broken release under load: the old one serves throughout, and a good deploy after it works."""
+    good = images.v2
     assert deploy(sandbox, good).returncode == 0
     old = sandbox.serving("uat")
     with Load(UAT_PORT) as load:
         completed = deploy(sandbox, broken)
+        serving_after_failure = sandbox.serving("uat")
+        rerun = deploy(sandbox, images.v3)
     summary = load.summary()
+    figures["faults"].append({"scenario": message, "requests": summary.sent, "failed": summary.failed})
     assert completed.returncode == 1
     assert message in completed.stderr
+    assert serving_after_failure == old
+    assert rerun.returncode == 0, rerun.stderr
     assert summary.failed == 0, summary.errors
-    assert summary.versions == [good]
-    assert sandbox.serving("uat") == old
-    assert http_version(UAT_PORT) == good
+    assert summary.versions == [good, images.v3]
+    assert http_version(UAT_PORT) == images.v3
     return completed.stderr
 
 
-def test_crashing_release_keeps_old_serving(sandbox: Sandbox, images: ReleaseImages) -> None:
-    stderr = assert_failed_deploy_keeps_old(sandbox, images.v2, images.crashing, "crashed while starting")
+def test_crashing_release_keeps_old_serving(sandbox: Sandbox, images: ReleaseImages, figures: dict) -> None:
+    stderr = assert_failed_deploy_keeps_old(sandbox, images, images.crashing, "crashed while starting", figures)
     assert "fake crash at start" in stderr
 
 
-def test_never_healthy_release_keeps_old_serving(sandbox: Sandbox, images: ReleaseImages) -> None:
-    stderr = assert_failed_deploy_keeps_old(sandbox, images.v2, images.never_healthy, "did not become ready within")
+def test_never_healthy_release_keeps_old_serving(sandbox: Sandbox, images: ReleaseImages, figures: dict) -> None:
+    stderr = assert_failed_deploy_keeps_old(
+        sandbox, images, images.never_healthy, "did not become ready within", figures
+    )
     assert "fake health failure" in stderr
 
 
-def test_wrong_version_release_keeps_old_serving(sandbox: Sandbox, images: ReleaseImages) -> None:
-    assert_failed_deploy_keeps_old(sandbox, images.v2, images.wrong_version, "reports version 'not-the-deployed-tag'")
+def test_wrong_version_release_keeps_old_serving(sandbox: Sandbox, images: ReleaseImages, figures: dict) -> None:
+    assert_failed_deploy_keeps_old(
+        sandbox, images, images.wrong_version, "reports version 'not-the-deployed-tag'", figures
+    )
 
 
 def test_interrupted_deploy_leftover_is_stopped(sandbox: Sandbox, images: ReleaseImages) -> None:

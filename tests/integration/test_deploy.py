@@ -26,6 +26,7 @@ def test_release_runs_hardened(sandbox: Sandbox, images: ReleaseImages) -> None:
     assert deploy(sandbox, images.v1).returncode == 0
     inspected = json.loads(sandbox.docker("inspect", sandbox.serving("uat")))[0]
     host = inspected["HostConfig"]
+    assert inspected["Config"]["User"] == "10001:10001"
     assert host["ReadonlyRootfs"] is True
     assert "no-new-privileges" in host["SecurityOpt"]
     assert host["CapDrop"] == ["ALL"]

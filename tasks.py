@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 a check or deploy failed, 2 invalid input or configurat
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -49,11 +50,14 @@ def parse_number(value: str | None, flag: str, *, default: float, integer: bool 
     """Parse a numeric flag ourselves, so a typo gets one clear line instead of invoke's traceback."""
     if value is None:
         return default
+    kind = "a whole number" if integer else "a number"
     try:
         number = int(value) if integer else float(value)
     except ValueError:
-        kind = "a whole number" if integer else "a number"
         raise InputError(f"invalid {flag} {value!r}: expected {kind}, 0 or more") from None
+    if not math.isfinite(number):
+        # float() accepts "nan" and "inf", which no wait or duration can be.
+        raise InputError(f"invalid {flag} {value!r}: expected {kind}, 0 or more")
     if number < 0:
         raise InputError(f"invalid {flag} {value!r}: expected 0 or more")
     return number

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from invoke import Context, task
 
-from pipeline import audit, change, gitinfo, history, metadata, validate
+from pipeline import audit, change, flags, gitinfo, history, metadata, validate
 from pipeline import build as build_ops
 from pipeline import deploy as deploy_ops
 from pipeline import lock as lock_ops
@@ -44,6 +44,9 @@ REASON_HELP = "why the override is needed; recorded with the release"
 APPROVED_BY_HELP = "who approved a production change (required without a terminal)"
 NOTIFY_RESULTS = ("succeeded", "failed", "unchanged", "interrupted")
 LOCK_WAIT_HELP = "seconds to wait for another deploy's lock (default 0: fail at once)"
+
+# Unknown tasks and flags then exit 2 with one ERROR line, like every other invalid input.
+flags.install()
 
 
 def parse_number(value: str | None, flag: str, *, default: float, integer: bool = False) -> float:

@@ -107,9 +107,9 @@ def test_target_names_all_missing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("key", "expected"),
     [
-        ("-----BEGIN OPENSSH PRIVATE KEY-----", "cannot be read"),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----", "'-----END OPENSSH PRIVATE KEY-----' line is missing"),
         ("not a key at all", "not a private key"),
-        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE", "looks like a public key"),
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE", "this is a public key"),
     ],
 )
 def test_target_rejects_bad_key(tmp_path: Path, key: str, expected: str) -> None:

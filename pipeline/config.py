@@ -7,18 +7,22 @@ process environment that a bad value came from, and never quote a secret.
 
 from __future__ import annotations
 
+import io
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from pipeline import validate
 from pipeline.environments import Environment, display_path, environments_from, load_calendar_file, load_config
 from pipeline.errors import InputError
 from pipeline.freeze import FreezeWindow, environment_names, parse_calendar
+from pipeline.notify import webhook_problem
 from pipeline.secret import Secret
 from pipeline.sshkeys import load_private_key, parse_known_hosts
 
@@ -179,6 +183,7 @@ class Settings:
 
 SECRET_VARIABLES = ("SSH_KEY", "REGISTRY_PASSWORD", "SLACK_WEBHOOK_URL", "TEAMS_WEBHOOK_URL")
 PROCESS_ENVIRONMENT = "the process environment"
+VARIABLE_NAME = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 
 def _origin_of_defaults(env_file: Path | None) -> str:
@@ -196,6 +201,39 @@ def choose_env_file(environ: Mapping[str, str]) -> Path | None:
     return next((path for path in DEFAULT_ENV_FILES if path.is_file()), None)
 
 
+def read_env_file(path: Path) -> dict[str, str]:
+    """Read an env file, rejecting lines python-dotenv cannot parse and variables the pipeline does not read.
+
+    python-dotenv only warns about a line it cannot parse and drops it, so a typo such as an unclosed
+    quote would otherwise leave a setting at its default. Messages name the variable but never quote
+    a line, because the line may contain a secret.
+    """
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise InputError(f"{path} cannot be read: it is not UTF-8 text, so it is not an env file") from None
+    except PermissionError:
+        raise InputError(f"{path} cannot be read: permission denied") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            name = VARIABLE_NAME.match(binding.original.string)
+            named = f" ({name[1]})" if name else ""
+            raise InputError(
+                f"invalid line {binding.original.line}{named} in {path}: python-dotenv cannot parse it, "
+                "so check its quotes: expected NAME=value"
+            )
+    values = {key: value for key, value in dotenv_values(stream=io.StringIO(text)).items() if value is not None}
+    for name in values:
+        if name in KNOWN_VARIABLES:
+            continue
+        if name.startswith("AGENT_DK_"):
+            raise InputError(f"{name} in {path} has no effect there: set it in the process environment")
+        raise InputError(
+            f"unknown variable {name!r} in {path}: {validate.choices(name, sorted(KNOWN_VARIABLES), 'variables')}"
+        )
+    return values
+
+
 def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Load deploy.toml (or the file AGENT_DK_CONFIG names) and the environment file, validating every value."""
     environ = os.environ if environ is None else environ
@@ -210,7 +248,7 @@ def load_settings(config_path: Path | None = None, environ: Mapping[str, str] | 
     values: dict[str, str] = {}
     origins: dict[str, str] = {}
     if env_file is not None:
-        values.update({key: value for key, value in dotenv_values(env_file).items() if value is not None})
+        values.update(read_env_file(env_file))
         origins.update(dict.fromkeys(values, str(env_file)))
     # An empty variable counts as unset: CI passes secrets that are not defined as "".
     from_process = {key: value for key, value in environ.items() if key in KNOWN_VARIABLES and value != ""}
@@ -284,6 +322,10 @@ def _settings_from(
     gpus_override = values.get("GPUS_OVERRIDE") or None
     if gpus_override is not None:
         validate.gpus(gpus_override, source="GPUS_OVERRIDE", where=origin("GPUS_OVERRIDE"))
+    for name in ("SLACK_WEBHOOK_URL", "TEAMS_WEBHOOK_URL"):
+        problem = webhook_problem(values[name]) if values.get(name) else ""
+        if problem:
+            raise InputError(f"invalid {name} in {origin(name)} (not shown, it is a secret): {problem}")
     project = config.get("project", {})
     shown_config = display_path(config_path)
     environments = environments_from(config, source=shown_config)

@@ -6,12 +6,13 @@ Exit codes: 0 success, 1 a check or deploy failed, 2 invalid input or configurat
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
 from invoke import Context, task
 
-from pipeline import audit, change, gitinfo, history, metadata, validate
+from pipeline import audit, change, flags, gitinfo, history, metadata, validate
 from pipeline import build as build_ops
 from pipeline import deploy as deploy_ops
 from pipeline import lock as lock_ops
@@ -44,16 +45,22 @@ APPROVED_BY_HELP = "who approved a production change (required without a termina
 NOTIFY_RESULTS = ("succeeded", "failed", "unchanged", "interrupted")
 LOCK_WAIT_HELP = "seconds to wait for another deploy's lock (default 0: fail at once)"
 
+# Unknown tasks and flags then exit 2 with one ERROR line, like every other invalid input.
+flags.install()
+
 
 def parse_number(value: str | None, flag: str, *, default: float, integer: bool = False) -> float:
     """Parse a numeric flag ourselves, so a typo gets one clear line instead of invoke's traceback."""
     if value is None:
         return default
+    kind = "a whole number" if integer else "a number"
     try:
         number = int(value) if integer else float(value)
     except ValueError:
-        kind = "a whole number" if integer else "a number"
         raise InputError(f"invalid {flag} {value!r}: expected {kind}, 0 or more") from None
+    if not math.isfinite(number):
+        # float() accepts "nan" and "inf", which no wait or duration can be.
+        raise InputError(f"invalid {flag} {value!r}: expected {kind}, 0 or more")
     if number < 0:
         raise InputError(f"invalid {flag} {value!r}: expected 0 or more")
     return number

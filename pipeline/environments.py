@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -96,28 +97,58 @@ TUNABLE_DEFAULTS = _tunable_defaults()
 ENVIRONMENT_KEYS = IDENTITY_KEYS | set(TUNABLE_DEFAULTS)
 
 
-def read_toml(path: Path, what: str) -> dict[str, Any]:
+def display_path(path: Path) -> str:
+    """Show path relative to the working directory when it lies inside it, as a user would type it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def read_toml(path: Path, *, source: str, missing: str) -> dict[str, Any]:
+    """Parse a TOML file. source is how the user named the file, and missing is the hint after "not found"."""
     try:
         with path.open("rb") as stream:
             return tomllib.load(stream)
     except FileNotFoundError:
-        raise InputError(f"{path} not found: {what}") from None
+        raise InputError(f"{display_path(path)} not found: {missing}") from None
+    except IsADirectoryError:
+        raise InputError(f"{source} is a directory: give the path of a TOML file") from None
+    except PermissionError:
+        raise InputError(f"{source} cannot be read: permission denied") from None
+    except UnicodeDecodeError:
+        raise InputError(f"invalid TOML in {display_path(path)}: it is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as error:
-        raise InputError(f"invalid {path.name}: {error}") from None
+        raise InputError(f"invalid TOML in {display_path(path)}: {error}") from None
 
 
-def load_calendar_file(path: Path) -> dict[str, Any]:
-    """Read a separate freeze calendar: a TOML file of [[freeze]] tables only."""
-    calendar = read_toml(path, "the freeze calendar that [project] freeze_calendar names is missing")
-    _reject_unknown(calendar, {"freeze"}, path.name)
+def load_calendar_file(path: Path, *, source: str) -> dict[str, Any]:
+    """Read a separate freeze calendar: a TOML file of [[freeze]] tables only.
+
+    source is the setting that names the file, such as "freeze_calendar 'freeze.toml' in [project] of deploy.toml".
+    """
+    calendar = read_toml(path, source=source, missing=f"{source} names a file that does not exist")
+    _reject_unknown(calendar, {"freeze"}, display_path(path))
+    # A calendar without windows freezes nothing, which is more likely a wrong or emptied file than intended.
+    if not calendar.get("freeze"):
+        raise InputError(
+            f"freeze calendar {display_path(path)} has no [[freeze]] tables: add at least one, or remove {source}"
+        )
     return calendar
 
 
-def load_config(path: Path) -> dict[str, Any]:
-    config = read_toml(path, "the environments file is required")
-    _reject_unknown(config, TOP_LEVEL_KEYS, path.name)
-    _reject_unknown(config.get("project", {}), PROJECT_KEYS, "[project]")
-    _reject_unknown(config.get("defaults", {}), set(TUNABLE_DEFAULTS), "[defaults]")
+def load_config(
+    path: Path, *, source: str | None = None, missing: str = "the environments file is required"
+) -> dict[str, Any]:
+    """Read deploy.toml and reject unknown keys.
+
+    source is how the user named the file when not by its path, and missing is the hint after "not found".
+    """
+    shown = display_path(path)
+    config = read_toml(path, source=source or shown, missing=missing)
+    _reject_unknown(config, TOP_LEVEL_KEYS, shown)
+    _reject_unknown(config.get("project", {}), PROJECT_KEYS, f"[project] of {shown}")
+    _reject_unknown(config.get("defaults", {}), set(TUNABLE_DEFAULTS), f"[defaults] of {shown}")
     return config
 
 
@@ -126,148 +157,171 @@ def _reject_unknown(table: Mapping[str, Any], valid: set[str], where: str) -> No
         raise InputError(f"{where} must be a table")
     unknown = sorted(set(table) - valid)
     if unknown:
-        raise InputError(f"unknown key {unknown[0]!r} in {where}: valid keys are {', '.join(sorted(valid))}")
+        raise InputError(
+            f"unknown key {unknown[0]!r} in {where}: {validate.choices(unknown[0], sorted(valid), 'keys')}"
+        )
 
 
-def environments_from(config: dict[str, Any]) -> dict[str, Environment]:
+def environments_from(config: dict[str, Any], *, source: str = "deploy.toml") -> dict[str, Environment]:
+    """Validate the [environments.<name>] tables, each merged over [defaults]. source names the file in messages."""
     tables = config.get("environments")
     if not isinstance(tables, dict) or not tables:
-        raise InputError("deploy.toml has no [environments.<name>] tables: define at least one environment")
+        raise InputError(f"{source} has no [environments.<name>] tables: define at least one environment")
     defaults = config.get("defaults", {})
     environments: dict[str, Environment] = {}
     seen_ports: dict[int, str] = {}
     seen_names: dict[str, str] = {}
     for name, table in tables.items():
-        where = f"[environments.{name}]"
+        where = f"[environments.{name}] of {source}"
         _reject_unknown(table, ENVIRONMENT_KEYS, where)
         missing = sorted(REQUIRED_ENVIRONMENT_KEYS - set(table))
         if missing:
-            raise InputError(f"missing {', '.join(missing)} in {where}")
-        env = _environment_from(name, {**TUNABLE_DEFAULTS, **defaults, **table}, where)
+            raise InputError(
+                f"missing {', '.join(missing)} in {where}: every environment sets branch, container and port"
+            )
+        locations = _Locations(own=set(table), where=where, defaults=f"[defaults] of {source}")
+        env = _environment_from(name, {**TUNABLE_DEFAULTS, **defaults, **table}, locations)
         for label in (env.name, *env.aliases):
             if label in seen_names:
-                raise InputError(f"environment name {label!r} in {where} is already used by {seen_names[label]}")
-            seen_names[label] = where
+                raise InputError(
+                    f"environment name {label!r} in {where} is already used by {seen_names[label]}: "
+                    "give each environment its own names"
+                )
+            seen_names[label] = f"[environments.{name}]"
         if env.port in seen_ports:
-            raise InputError(f"port {env.port} in {where} is already used by {seen_ports[env.port]}")
-        seen_ports[env.port] = where
+            raise InputError(
+                f"port {env.port} in {where} is already used by {seen_ports[env.port]}: "
+                "give each environment its own port"
+            )
+        seen_ports[env.port] = f"[environments.{name}]"
         environments[name] = env
     return environments
 
 
-def _environment_from(name: str, table: dict[str, Any], where: str) -> Environment:
-    validate.container_name(name, source=f"environment name {name!r}")
+@dataclass(frozen=True)
+class _Locations:
+    """The table that set each key of a merged environment table: the environment's own table or [defaults]."""
+
+    own: set[str]
+    where: str
+    defaults: str
+
+    def __call__(self, key: str) -> str:
+        return self.where if key in self.own else self.defaults
+
+
+def _environment_from(name: str, table: dict[str, Any], at: _Locations) -> Environment:
+    validate.container_name(name, source="environment name", where=at.where)
     aliases = table.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(alias, str) and alias for alias in aliases):
-        raise InputError(f"invalid aliases in {where}: expected a list of names")
+        raise InputError(f"invalid aliases {aliases!r} in {at('aliases')}: expected a list of names")
     branch = table["branch"]
     if not isinstance(branch, str) or not branch or branch.startswith("-") or any(c.isspace() for c in branch):
-        raise InputError(f"invalid branch {branch!r} in {where}: expected a git branch name")
+        raise InputError(f"invalid branch {branch!r} in {at('branch')}: expected a git branch name")
     return Environment(
         name=name,
         aliases=tuple(aliases),
         github_environment=str(table.get("github_environment", name)),
         branch=branch,
-        port=validate.port(table["port"], source=f"port in {where}"),
-        container=validate.container_name(str(table["container"]), source=f"container in {where}"),
-        approval=_boolean(table["approval"], f"approval in {where}"),
-        gpus=validate.gpus(table["gpus"], source=f"gpus in {where}"),
-        strategy=_choice(table["strategy"], STRATEGIES, f"strategy in {where}"),
-        ready_timeout=validate.positive_number(table["ready_timeout"], source=f"ready_timeout in {where}"),
-        stop_timeout=validate.positive_number(table["stop_timeout"], source=f"stop_timeout in {where}"),
-        drain_timeout=_non_negative(table["drain_timeout"], f"drain_timeout in {where}"),
-        retain=int(_non_negative(table["retain"], f"retain in {where}", integer=True)),
-        memory=_pattern(table["memory"], MEMORY_PATTERN, f"memory in {where}", 'a size such as "4g" or "512m"'),
-        pids_limit=int(validate.positive_number(table["pids_limit"], source=f"pids_limit in {where}")),
-        proxy_connect_timeout=validate.positive_number(
-            table["proxy_connect_timeout"], source=f"proxy_connect_timeout in {where}"
-        ),
-        proxy_read_timeout=validate.positive_number(
-            table["proxy_read_timeout"], source=f"proxy_read_timeout in {where}"
-        ),
-        client_max_body_size=_pattern(
-            table["client_max_body_size"], SIZE_PATTERN, f"client_max_body_size in {where}", 'a size such as "50m"'
-        ),
-        app_env=_app_env(table["app_env"], f"app_env in {where}"),
-        backup_path=_backup_path(table["backup_path"], f"backup_path in {where}"),
-        backup_max_age_hours=int(
-            validate.positive_number(table["backup_max_age_hours"], source=f"backup_max_age_hours in {where}")
-        ),
-        min_free_disk_mb=int(_non_negative(table["min_free_disk_mb"], f"min_free_disk_mb in {where}", integer=True)),
-        gpu_memory_mb=int(_non_negative(table["gpu_memory_mb"], f"gpu_memory_mb in {where}", integer=True)),
-        latency_requests=int(
-            validate.positive_number(table["latency_requests"], source=f"latency_requests in {where}")
-        ),
-        latency_p50_ms=int(validate.positive_number(table["latency_p50_ms"], source=f"latency_p50_ms in {where}")),
-        latency_p95_ms=int(validate.positive_number(table["latency_p95_ms"], source=f"latency_p95_ms in {where}")),
-        tls_cert=_server_path(table["tls_cert"], f"tls_cert in {where}"),
-        tls_key=_server_path(table["tls_key"], f"tls_key in {where}"),
-        tls_host=_tls_host(table, where),
-        tls_ca=_server_path(table["tls_ca"], f"tls_ca in {where}"),
-        tls_min_days=int(_non_negative(table["tls_min_days"], f"tls_min_days in {where}", integer=True)),
-        lock_stale_after=validate.positive_number(table["lock_stale_after"], source=f"lock_stale_after in {where}"),
+        port=validate.port(table["port"], source="port", where=at("port")),
+        container=validate.container_name(str(table["container"]), source="container", where=at("container")),
+        approval=_boolean(table, "approval", at),
+        gpus=validate.gpus(table["gpus"], source="gpus", where=at("gpus")),
+        strategy=_choice(table, "strategy", STRATEGIES, at),
+        ready_timeout=_positive(table, "ready_timeout", at),
+        stop_timeout=_positive(table, "stop_timeout", at),
+        drain_timeout=_non_negative(table, "drain_timeout", at),
+        retain=int(_non_negative(table, "retain", at, integer=True)),
+        memory=_pattern(table, "memory", MEMORY_PATTERN, 'a size such as "4g" or "512m"', at),
+        pids_limit=int(_positive(table, "pids_limit", at)),
+        proxy_connect_timeout=_positive(table, "proxy_connect_timeout", at),
+        proxy_read_timeout=_positive(table, "proxy_read_timeout", at),
+        client_max_body_size=_pattern(table, "client_max_body_size", SIZE_PATTERN, 'a size such as "50m"', at),
+        app_env=_app_env(table["app_env"], at("app_env")),
+        backup_path=_server_path(table, "backup_path", at),
+        backup_max_age_hours=int(_positive(table, "backup_max_age_hours", at)),
+        min_free_disk_mb=int(_non_negative(table, "min_free_disk_mb", at, integer=True)),
+        gpu_memory_mb=int(_non_negative(table, "gpu_memory_mb", at, integer=True)),
+        latency_requests=int(_positive(table, "latency_requests", at)),
+        latency_p50_ms=int(_positive(table, "latency_p50_ms", at)),
+        latency_p95_ms=int(_positive(table, "latency_p95_ms", at)),
+        tls_cert=_server_path(table, "tls_cert", at),
+        tls_key=_server_path(table, "tls_key", at),
+        tls_host=_tls_host(table, at),
+        tls_ca=_server_path(table, "tls_ca", at),
+        tls_min_days=int(_non_negative(table, "tls_min_days", at, integer=True)),
+        lock_stale_after=_positive(table, "lock_stale_after", at),
         security_threshold=_choice(
-            str(table["security_threshold"]).upper(), SEVERITIES, f"security_threshold in {where}"
+            table, "security_threshold", SEVERITIES, at, value=str(table["security_threshold"]).upper()
         ),
     )
 
 
-def _boolean(value: object, source: str) -> bool:
+def _boolean(table: Mapping[str, Any], key: str, at: _Locations) -> bool:
+    value = table[key]
     if not isinstance(value, bool):
-        raise InputError(f"invalid {source} {value!r}: expected true or false")
+        raise InputError(f"invalid {key} {value!r} in {at(key)}: expected true or false")
     return value
 
 
-def _choice(value: object, choices: tuple[str, ...], source: str) -> str:
+def _choice(
+    table: Mapping[str, Any], key: str, choices: tuple[str, ...], at: _Locations, *, value: object = None
+) -> str:
+    value = table[key] if value is None else value
     if value not in choices:
-        raise InputError(f"invalid {source} {value!r}: expected one of {', '.join(choices)}")
+        raise InputError(f"invalid {key} {value!r} in {at(key)}: expected one of {', '.join(choices)}")
     return str(value)
 
 
-def _non_negative(value: object, source: str, *, integer: bool = False) -> float:
+def _positive(table: Mapping[str, Any], key: str, at: _Locations) -> float:
+    return validate.positive_number(table[key], source=key, where=at(key))
+
+
+def _non_negative(table: Mapping[str, Any], key: str, at: _Locations, *, integer: bool = False) -> float:
+    value = table[key]
     valid_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not valid_type or value < 0:  # type: ignore[operator]
+    if isinstance(value, bool) or not valid_type or not math.isfinite(value) or value < 0:
         kind = "a whole number" if integer else "a number"
-        raise InputError(f"invalid {source} {value!r}: expected {kind} of 0 or more")
-    return float(value)  # type: ignore[arg-type]
+        raise InputError(f"invalid {key} {value!r} in {at(key)}: expected {kind} of 0 or more")
+    return float(value)
 
 
-def _pattern(value: object, pattern: re.Pattern[str], source: str, expected: str) -> str:
+def _pattern(table: Mapping[str, Any], key: str, pattern: re.Pattern[str], expected: str, at: _Locations) -> str:
+    value = table[key]
     if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise InputError(f"invalid {source} {value!r}: expected {expected}")
+        raise InputError(f"invalid {key} {value!r} in {at(key)}: expected {expected}")
     return value
 
 
-def _backup_path(value: object, source: str) -> str:
-    return _server_path(value, source)
-
-
-def _server_path(value: object, source: str) -> str:
+def _server_path(table: Mapping[str, Any], key: str, at: _Locations) -> str:
+    value = table[key]
     if not isinstance(value, str) or (value and (not value.startswith("/") or "\n" in value)):
-        raise InputError(f'invalid {source} {value!r}: expected an absolute path on the server, or "" for none')
+        raise InputError(
+            f'invalid {key} {value!r} in {at(key)}: expected an absolute path on the server, or "" for none'
+        )
     return value
 
 
-def _tls_host(table: dict[str, Any], where: str) -> str:
+def _tls_host(table: dict[str, Any], at: _Locations) -> str:
     """Validate the TLS settings together: certificate and key go together and need a host name."""
     if bool(table["tls_cert"]) != bool(table["tls_key"]):
-        raise InputError(f"tls_cert and tls_key in {where} go together: set both or neither")
+        raise InputError(f"tls_cert and tls_key in {at('tls_cert')} go together: set both or neither")
     host = table["tls_host"]
     if table["tls_cert"] and not host:
-        raise InputError(f"missing tls_host in {where}: the host name the certificate is for")
+        raise InputError(f"missing tls_host in {at('tls_cert')}: the host name the certificate is for")
     if host:
-        validate.host(str(host), source=f"tls_host in {where}")
+        validate.host(str(host), source="tls_host", where=at("tls_host"))
     return str(host)
 
 
-def _app_env(value: object, source: str) -> dict[str, str]:
+def _app_env(value: object, where: str) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise InputError(f'invalid {source}: expected a table of NAME = "value"')
+        raise InputError(f'invalid app_env in {where}: expected a table of NAME = "value"')
     result = {}
     for name, item in value.items():
         if not ENV_NAME_PATTERN.fullmatch(name):
-            raise InputError(f"invalid {source} name {name!r}: expected uppercase letters, digits and '_'")
+            raise InputError(f"invalid app_env name {name!r} in {where}: expected uppercase letters, digits and '_'")
         if not isinstance(item, (str, int, float)) or isinstance(item, bool) or "\n" in str(item):
-            raise InputError(f"invalid {source} value for {name}: expected a single-line string or number")
+            raise InputError(f"invalid app_env value for {name} in {where}: expected a single-line string or number")
         result[name] = str(item)
     return result

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import InputError
+from pipeline.validate import choices
 
 if TYPE_CHECKING:
     from pipeline.environments import Environment
@@ -167,7 +168,7 @@ def _window_from(table: object, position: int, environments: Mapping[str, str], 
     where = f"freeze window {name!r} in {source}"
     unknown = sorted(set(table) - WINDOW_KEYS)
     if unknown:
-        raise InputError(f"unknown key {unknown[0]!r} in {where}: valid keys are {', '.join(sorted(WINDOW_KEYS))}")
+        raise InputError(f"unknown key {unknown[0]!r} in {where}: {choices(unknown[0], sorted(WINDOW_KEYS), 'keys')}")
     reason = _text(table, "reason", where)
     scope = _environments(table.get("environments"), environments, where)
     zone = _zone(table.get("timezone"), where)
@@ -327,7 +328,9 @@ def _weekly_window(
         raise InputError(f"invalid weekly {value!r} in {where}: expected a table such as {WEEKLY_EXAMPLE}")
     unknown = sorted(set(value) - WEEKLY_KEYS)
     if unknown:
-        raise InputError(f"unknown key {unknown[0]!r} in weekly of {where}: valid keys are from, to")
+        raise InputError(
+            f"unknown key {unknown[0]!r} in weekly of {where}: {choices(unknown[0], ['from', 'to'], 'keys')}"
+        )
     for key in ("from", "to"):
         if key not in value:
             raise InputError(f"missing weekly.{key} in {where}: expected a table such as {WEEKLY_EXAMPLE}")

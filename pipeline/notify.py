@@ -281,25 +281,29 @@ def send(
     )
 
 
-def _check_url(value: str, channel: str) -> str:
-    """Return why `value` cannot be a webhook URL, or "" if it can. The reason never quotes the URL."""
-    setting = WEBHOOK_VARIABLES.get(channel, "the webhook URL")
+def webhook_problem(value: str) -> str:
+    """Return why value cannot be a webhook URL, or "" if it can. The reason never quotes the URL."""
     # Whitespace or control characters would make http.client raise InvalidURL with part of the URL in its text,
     # and non-ASCII characters would raise UnicodeEncodeError. Webhook URLs from Slack and Teams are plain ASCII.
     if not value.isascii() or any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in value):
-        return (
-            f"failed: invalid {channel} webhook URL: it contains whitespace, control or non-ASCII characters; "
-            f"check {setting}"
-        )
+        return "it contains whitespace, control or non-ASCII characters"
     parts = urlsplit(value)
     if parts.scheme.lower() not in ALLOWED_SCHEMES or not parts.hostname:
-        return (
-            f"failed: invalid {channel} webhook URL: expected an https:// or http:// URL with a host; check {setting}"
-        )
+        return "expected an https:// or http:// URL with a host"
     try:
         parts.port  # noqa: B018 - urlsplit checks the port only when it is read
     except ValueError:
-        return f"failed: invalid {channel} webhook URL: the port is not a number from 0 to 65535; check {setting}"
+        return "the port is not a number from 0 to 65535"
+    return ""
+
+
+def _check_url(value: str, channel: str) -> str:
+    """Return why `value` cannot be a webhook URL, or "" if it can. The reason never quotes the URL."""
+    setting = WEBHOOK_VARIABLES.get(channel, "the webhook URL")
+    problem = webhook_problem(value)
+    if problem:
+        return f"failed: invalid {channel} webhook URL: {problem}; check {setting}"
+    parts = urlsplit(value)
     if parts.scheme.lower() == "http" and parts.hostname not in LOOPBACK_HOSTS:
         log.warning("notify: %s webhook URL uses http://, so its token travels unencrypted; use https://", channel)
     return ""

@@ -27,7 +27,7 @@ def parse_report_flag(value: str) -> tuple[str, Path]:
         )
     report = Path(path)
     if not report.is_file():
-        raise InputError(f"--security-report file {path!r} not found")
+        raise InputError(f"--security-report file {path!r} not found: give the path of a report that {scanner} wrote")
     return scanner, report
 
 

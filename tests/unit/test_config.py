@@ -107,9 +107,9 @@ def test_target_names_all_missing(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("key", "expected"),
     [
-        ("-----BEGIN OPENSSH PRIVATE KEY-----", "cannot be read"),
+        ("-----BEGIN OPENSSH PRIVATE KEY-----", "'-----END OPENSSH PRIVATE KEY-----' line is missing"),
         ("not a key at all", "not a private key"),
-        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE", "looks like a public key"),
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE", "this is a public key"),
     ],
 )
 def test_target_rejects_bad_key(tmp_path: Path, key: str, expected: str) -> None:
@@ -212,19 +212,19 @@ def test_missing_env_file_is_named(tmp_path: Path) -> None:
     [
         ('gpu = "all"', "unknown key 'gpu' in \\[environments.uat\\]"),
         ('gpus = "everything"', "invalid gpus"),
-        ("port = 70000", "invalid port in \\[environments.uat\\]"),
+        ("port = 70000", "invalid port 70000 in \\[environments.uat\\] of .*deploy.toml"),
         ('approval = "yes"', "invalid approval"),
         ("ready_timeout = 0", "invalid ready_timeout"),
         ('container = "agent dk"', "invalid container"),
         (
             'strategy = "canary"',
-            "invalid strategy in \\[environments.uat\\] 'canary': expected one of blue-green, recreate",
+            "invalid strategy 'canary' in \\[environments.uat\\] of .*: expected one of blue-green, recreate",
         ),
         ("retain = -1", "invalid retain"),
         ("retain = 1.5", "invalid retain"),
         ('memory = "lots"', "invalid memory"),
         ("drain_timeout = -2", "invalid drain_timeout"),
-        ('app_env = { "bad-name" = "x" }', "invalid app_env in \\[environments.uat\\] name 'bad-name'"),
+        ('app_env = { "bad-name" = "x" }', "invalid app_env name 'bad-name' in \\[environments.uat\\]"),
         ('app_env = { LOG = "a\\nb" }', "single-line"),
     ],
 )
@@ -238,7 +238,9 @@ def test_config_rejects_bad_environment(tmp_path: Path, extra: str, expected: st
 def test_config_rejects_duplicate_port(tmp_path: Path) -> None:
     second = ONE_ENV.replace("uat", "stg").replace("develop", "release")
     config = write_config(tmp_path, ONE_ENV + second)
-    with pytest.raises(InputError, match="port 18080 in \\[environments.stg\\] is already used"):
+    with pytest.raises(
+        InputError, match="port 18080 in \\[environments.stg\\] of .* is already used by \\[environments.uat\\]"
+    ):
         load({}, config=config, tmp_path=tmp_path)
 
 
@@ -250,7 +252,7 @@ def test_config_rejects_missing_keys(tmp_path: Path) -> None:
 
 def test_config_rejects_invalid_toml(tmp_path: Path) -> None:
     config = write_config(tmp_path, "[environments.uat\n")
-    with pytest.raises(InputError, match="invalid deploy.toml"):
+    with pytest.raises(InputError, match="invalid TOML in .*deploy.toml: .*line 1"):
         load({}, config=config, tmp_path=tmp_path)
 
 

@@ -451,7 +451,7 @@ def test_window_is_frozen() -> None:
         pytest.param(
             [window(YEAR_END, enviroments=["prod"])],
             "unknown key 'enviroments' in freeze window 'year-end' in deploy.toml: "
-            "valid keys are end, environments, name, reason, start, timezone, weekly",
+            "did you mean 'environments'? Valid keys are end, environments, name, reason, start, timezone, weekly",
             id="unknown key",
         ),
         pytest.param(

@@ -68,11 +68,15 @@ def test_host_rejects(value: str) -> None:
         validate.host(value, source="SSH_HOST")
 
 
-def test_repository_lowercases() -> None:
-    assert validate.repository("Agent-DK", source="image") == "agent-dk"
+def test_repository_rejects_uppercase() -> None:
+    # Docker rejects uppercase repository names, so the message suggests the lowercase one.
+    with pytest.raises(
+        InputError, match="invalid image 'Agent-DK': a repository name is lowercase.*such as 'agent-dk'"
+    ):
+        validate.repository("Agent-DK", source="image")
 
 
-@pytest.mark.parametrize("value", ["agent dk", "agent-dk/", "agent-dk:latest", "-agent"])
+@pytest.mark.parametrize("value", ["agent dk", "agent-dk/", "agent-dk:latest", "-agent", "agent..dk"])
 def test_repository_rejects(value: str) -> None:
     with pytest.raises(InputError, match="repository"):
         validate.repository(value, source="image")

@@ -107,6 +107,23 @@ def test_build_exact() -> None:
     ]  # fmt: skip
 
 
+def test_build_rejects_option_context() -> None:
+    with pytest.raises(ValueError, match="invalid command operand"):
+        docker.build("r/app:v1", build_args={}, context="--output=/")
+
+
+@pytest.mark.parametrize("name", ["APP=VERSION", "", "1ST", "A B"])
+def test_build_rejects_bad_arg_name(name: str) -> None:
+    with pytest.raises(ValueError, match="invalid build argument name"):
+        docker.build("r/app:v1", build_args={name: "v1"}, context="/src")
+
+
+@pytest.mark.parametrize("gpus", ['device=0",capabilities=compute,"1', "device=0\ncapabilities=compute", ""])
+def test_gpus_value_rejects_csv_breakout(gpus: str) -> None:
+    with pytest.raises(ValueError, match="invalid GPU request"):
+        docker.gpus_value(gpus)
+
+
 def test_stop_rename_remove_exact() -> None:
     assert docker.stop("agent-dk-uat", 10) == ["docker", "container", "stop", "--time", "10", "--", "agent-dk-uat"]
     assert docker.rename("a", "b") == ["docker", "container", "rename", "--", "a", "b"]

@@ -257,6 +257,10 @@ def _tls_host(table: dict[str, Any], where: str) -> str:
         raise InputError(f"missing tls_host in {where}: the host name the certificate is for")
     if host:
         validate.host(str(host), source=f"tls_host in {where}")
+    if ":" in str(host):
+        # The probe URL and curl --resolve would need an IPv6 address in brackets. Python also accepts
+        # any text after "%" as an IPv6 zone, which would reach nginx's server_name line unchecked.
+        raise InputError(f"invalid tls_host in {where} {host!r}: expected a host name or an IPv4 address")
     return str(host)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 
 from pipeline.errors import InputError
@@ -121,8 +122,10 @@ def ip_address(value: str, *, source: str) -> str:
 
 
 def positive_number(value: object, *, source: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise InputError(f"invalid {source} {value!r}: expected a number greater than 0")
+    # TOML has inf and nan, and "nan <= 0" is false.
+    non_finite = isinstance(value, float) and not math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or non_finite or value <= 0:
+        raise InputError(f"invalid {source} {value!r}: expected a finite number greater than 0")
     return float(value)
 
 

@@ -307,3 +307,10 @@ def test_tls_host_rejects_ipv6(tmp_path: Path, host: str) -> None:
     config = write_config(tmp_path, ONE_ENV + tls)
     with pytest.raises(InputError, match="invalid tls_host in .*: expected a host name or an IPv4 address"):
         load({}, config=config, tmp_path=tmp_path)
+
+
+@pytest.mark.parametrize("setting", ["pids_limit = inf", "ready_timeout = nan", "proxy_read_timeout = inf"])
+def test_environment_rejects_non_finite_number(tmp_path: Path, setting: str) -> None:
+    config = write_config(tmp_path, ONE_ENV + setting + "\n")
+    with pytest.raises(InputError, match="expected a finite number greater than 0"):
+        load({}, config=config, tmp_path=tmp_path)

@@ -21,6 +21,9 @@ REQUIRED_ENVIRONMENT_KEYS = {"branch", "port", "container"}
 MEMORY_PATTERN = re.compile(r"[1-9][0-9]*[bkmg]?")
 SIZE_PATTERN = re.compile(r"[0-9]+[kmg]?")
 ENV_NAME_PATTERN = re.compile(r"[A-Z_][A-Z0-9_]*")
+# nginx reads a proxy timeout in whole seconds, at most 2^31 - 1 milliseconds in total. Its
+# ngx_parse_time (src/core/ngx_parse.c) rejects "0.5s" and "1e+06s".
+NGINX_MAX_SECONDS = 2147483
 
 
 @dataclass(frozen=True)
@@ -179,12 +182,8 @@ def _environment_from(name: str, table: dict[str, Any], where: str) -> Environme
         retain=int(_non_negative(table["retain"], f"retain in {where}", integer=True)),
         memory=_pattern(table["memory"], MEMORY_PATTERN, f"memory in {where}", 'a size such as "4g" or "512m"'),
         pids_limit=int(validate.positive_number(table["pids_limit"], source=f"pids_limit in {where}")),
-        proxy_connect_timeout=validate.positive_number(
-            table["proxy_connect_timeout"], source=f"proxy_connect_timeout in {where}"
-        ),
-        proxy_read_timeout=validate.positive_number(
-            table["proxy_read_timeout"], source=f"proxy_read_timeout in {where}"
-        ),
+        proxy_connect_timeout=_nginx_seconds(table["proxy_connect_timeout"], f"proxy_connect_timeout in {where}"),
+        proxy_read_timeout=_nginx_seconds(table["proxy_read_timeout"], f"proxy_read_timeout in {where}"),
         client_max_body_size=_pattern(
             table["client_max_body_size"], SIZE_PATTERN, f"client_max_body_size in {where}", 'a size such as "50m"'
         ),
@@ -230,6 +229,13 @@ def _non_negative(value: object, source: str, *, integer: bool = False) -> float
         kind = "a whole number" if integer else "a number"
         raise InputError(f"invalid {source} {value!r}: expected {kind} of 0 or more")
     return float(value)  # type: ignore[arg-type]
+
+
+def _nginx_seconds(value: object, source: str) -> float:
+    seconds = validate.positive_number(value, source=source)
+    if not seconds.is_integer() or seconds > NGINX_MAX_SECONDS:
+        raise InputError(f"invalid {source} {value!r}: expected whole seconds from 1 to {NGINX_MAX_SECONDS}")
+    return seconds
 
 
 def _pattern(value: object, pattern: re.Pattern[str], source: str, expected: str) -> str:

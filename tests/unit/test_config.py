@@ -314,3 +314,10 @@ def test_environment_rejects_non_finite_number(tmp_path: Path, setting: str) -> 
     config = write_config(tmp_path, ONE_ENV + setting + "\n")
     with pytest.raises(InputError, match="expected a finite number greater than 0"):
         load({}, config=config, tmp_path=tmp_path)
+
+
+@pytest.mark.parametrize("setting", ["proxy_read_timeout = 0.5", "proxy_connect_timeout = 2147484"])
+def test_environment_rejects_bad_nginx_seconds(tmp_path: Path, setting: str) -> None:
+    config = write_config(tmp_path, ONE_ENV + setting + "\n")
+    with pytest.raises(InputError, match="expected whole seconds from 1 to 2147483"):
+        load({}, config=config, tmp_path=tmp_path)

@@ -116,9 +116,13 @@ def gpus(value: str, *, source: str) -> str:
 
 def ip_address(value: str, *, source: str) -> str:
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
         raise InputError(f"invalid {source} {value!r}: expected an IP address such as 0.0.0.0 or 127.0.0.1") from None
+    # Python accepts any text after "%" as an IPv6 zone, and the address goes into URLs.
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        raise InputError(f"invalid {source} {value!r}: expected an IP address without a zone (the part after '%')")
+    return str(address)
 
 
 def positive_number(value: object, *, source: str) -> float:

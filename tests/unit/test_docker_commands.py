@@ -143,6 +143,24 @@ def test_probe_url_for_wildcard_bind() -> None:
     assert probe.local_url("::1", 18080, "/health") == "http://[::1]:18080/health"
 
 
+@pytest.mark.parametrize("path", ["@evil.example/version", "", "version"])
+def test_probe_url_rejects_path_without_slash(path: str) -> None:
+    with pytest.raises(ValueError, match="invalid URL path"):
+        probe.local_url("127.0.0.1", 18080, path)
+
+
+@pytest.mark.parametrize("address", ["fe80::1%x]@evil.example#", "evil.example", "127.0.0.1:80"])
+def test_probe_url_rejects_bad_publish_address(address: str) -> None:
+    with pytest.raises(ValueError, match="invalid publish address"):
+        probe.local_url(address, 18080, "/version")
+
+
+def test_probe_turns_off_curl_globbing() -> None:
+    argv = probe.http_get("http://127.0.0.1:18080/{a,b}", timeout_seconds=2)
+    assert "--globoff" in argv
+    assert argv[-2:] == ["--", "http://127.0.0.1:18080/{a,b}"]
+
+
 def test_probe_rejects_non_http_url() -> None:
     with pytest.raises(ValueError, match="invalid probe URL"):
         probe.http_get("file:///etc/passwd", timeout_seconds=2)

@@ -98,3 +98,13 @@ def test_positive_number_rejects(value: object) -> None:
 def test_positive_number_accepts_int_and_float() -> None:
     assert validate.positive_number(5, source="ready_timeout") == 5.0
     assert validate.positive_number(0.5, source="ready_timeout") == 0.5
+
+
+def test_ip_address_rejects_zone() -> None:
+    with pytest.raises(InputError, match="without a zone"):
+        validate.ip_address("fe80::1%x]@evil.example#", source="PUBLISH_ADDRESS")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0.0.0.0", "0.0.0.0"), ("::1", "::1"), ("FE80::1", "fe80::1")])
+def test_ip_address_accepts(value: str, expected: str) -> None:
+    assert validate.ip_address(value, source="PUBLISH_ADDRESS") == expected

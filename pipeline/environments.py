@@ -22,6 +22,9 @@ REQUIRED_ENVIRONMENT_KEYS = {"branch", "port", "container"}
 MEMORY_PATTERN = re.compile(r"[1-9][0-9]*[bkmg]?")
 SIZE_PATTERN = re.compile(r"[0-9]+[kmg]?")
 ENV_NAME_PATTERN = re.compile(r"[A-Z_][A-Z0-9_]*")
+# nginx reads a proxy timeout in whole seconds, at most 2^31 - 1 milliseconds in total. Its
+# ngx_parse_time (src/core/ngx_parse.c) rejects "0.5s" and "1e+06s".
+NGINX_MAX_SECONDS = 2147483
 
 
 @dataclass(frozen=True)
@@ -234,8 +237,8 @@ def _environment_from(name: str, table: dict[str, Any], at: _Locations) -> Envir
         retain=int(_non_negative(table, "retain", at, integer=True)),
         memory=_pattern(table, "memory", MEMORY_PATTERN, 'a size such as "4g" or "512m"', at),
         pids_limit=int(_positive(table, "pids_limit", at)),
-        proxy_connect_timeout=_positive(table, "proxy_connect_timeout", at),
-        proxy_read_timeout=_positive(table, "proxy_read_timeout", at),
+        proxy_connect_timeout=_nginx_seconds(table, "proxy_connect_timeout", at),
+        proxy_read_timeout=_nginx_seconds(table, "proxy_read_timeout", at),
         client_max_body_size=_pattern(table, "client_max_body_size", SIZE_PATTERN, 'a size such as "50m"', at),
         app_env=_app_env(table["app_env"], at("app_env")),
         backup_path=_server_path(table, "backup_path", at),
@@ -286,6 +289,15 @@ def _non_negative(table: Mapping[str, Any], key: str, at: _Locations, *, integer
     return float(value)
 
 
+def _nginx_seconds(table: Mapping[str, Any], key: str, at: _Locations) -> float:
+    seconds = _positive(table, key, at)
+    if not seconds.is_integer() or seconds > NGINX_MAX_SECONDS:
+        raise InputError(
+            f"invalid {key} {table[key]!r} in {at(key)}: expected whole seconds from 1 to {NGINX_MAX_SECONDS}"
+        )
+    return seconds
+
+
 def _pattern(table: Mapping[str, Any], key: str, pattern: re.Pattern[str], expected: str, at: _Locations) -> str:
     value = table[key]
     if not isinstance(value, str) or not pattern.fullmatch(value):
@@ -311,6 +323,10 @@ def _tls_host(table: dict[str, Any], at: _Locations) -> str:
         raise InputError(f"missing tls_host in {at('tls_cert')}: the host name the certificate is for")
     if host:
         validate.host(str(host), source="tls_host", where=at("tls_host"))
+    if ":" in str(host):
+        # The probe URL and curl --resolve would need an IPv6 address in brackets. Python also accepts
+        # any text after "%" as an IPv6 zone, which would reach nginx's server_name line unchecked.
+        raise InputError(f"invalid tls_host {host!r} in {at('tls_host')}: expected a host name or an IPv4 address")
     return str(host)
 
 

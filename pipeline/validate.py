@@ -122,16 +122,24 @@ def gpus(value: str, *, source: str, where: str = "") -> str:
 
 def ip_address(value: str, *, source: str, where: str = "") -> str:
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError:
         raise InputError(
             f"invalid {source} {value!r}{_in(where)}: expected an IP address such as 0.0.0.0 or 127.0.0.1"
         ) from None
+    # Python accepts any text after "%" as an IPv6 zone, and the address goes into URLs.
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        raise InputError(
+            f"invalid {source} {value!r}{_in(where)}: expected an IP address without a zone (the part after '%')"
+        )
+    return str(address)
 
 
 def positive_number(value: object, *, source: str, where: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise InputError(f"invalid {source} {value!r}{_in(where)}: expected a number greater than 0")
+    # TOML has inf and nan, and "nan <= 0" is false.
+    non_finite = isinstance(value, float) and not math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or non_finite or value <= 0:
+        raise InputError(f"invalid {source} {value!r}{_in(where)}: expected a finite number greater than 0")
     return float(value)
 
 

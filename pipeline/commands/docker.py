@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -12,6 +13,8 @@ ALIAS_LABEL = "agent-dk.alias"
 APP_PORT = 8080
 PROXY_PORT = 8080
 APP_USER = "10001:10001"
+# A --build-arg is NAME=VALUE, so a name with "=" in it would set a different variable.
+BUILD_ARG_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _operand(value: str) -> str:
@@ -31,8 +34,10 @@ def build(
 ) -> list[str]:
     argv = ["docker", "build", "--file", dockerfile, "--tag", _operand(image_ref)]
     for name, value in build_args.items():
+        if not BUILD_ARG_NAME_PATTERN.fullmatch(name):
+            raise ValueError(f"invalid build argument name {name!r}: expected letters, digits and '_'")
         argv += ["--build-arg", f"{name}={value}"]
-    return [*argv, context]
+    return [*argv, _operand(context)]
 
 
 def tag(source: str, target: str) -> list[str]:
@@ -139,7 +144,10 @@ def logs(name: str, lines: int, *, follow: bool = False) -> list[str]:
 
 
 def gpus_value(gpus: str) -> str:
-    # Docker parses --gpus as CSV, so a device list with commas must be quoted inside the value.
+    # Docker parses --gpus as CSV, so a device list with commas must be quoted inside the value. A
+    # quote in the value would close that quoted field early, and a line break would end the record.
+    if not gpus or any(char in gpus for char in '"\r\n'):
+        raise ValueError(f'invalid GPU request {gpus!r}: expected "all" or "device=0,1", without quotes or line breaks')
     return f'"{gpus}"' if "," in gpus else gpus
 
 

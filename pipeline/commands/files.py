@@ -78,8 +78,12 @@ _SNAPSHOT_SCRIPT = (
     'set -e; mkdir -p -m 0700 -- "$1"; docker container inspect -- "$2" > "$1/container.json"; '
     'printf "%s\\n" "$3" > "$1/image"; if [ -f "$4" ]; then sha256sum -- "$4" > "$1/app.env.sha256"; fi'
 )
-# Removes all but the newest snapshot directories (names sort by time).
-_PRUNE_SCRIPT = 'ls -1d -- "$1"/*/ 2>/dev/null | sort -r | tail -n +"$2" | xargs -r rm -rf --'
+# Removes all but the newest "$2" snapshot directories. The glob lists them oldest first because
+# their names sort by time. The loop passes each path to rm as one argument, unlike xargs, which
+# splits a path at blanks and quotes.
+_PRUNE_SCRIPT = (
+    'keep=$2; set -- "$1"/*/; [ -d "$1" ] || exit 0; while [ "$#" -gt "$keep" ]; do rm -rf -- "$1"; shift; done'
+)
 
 
 def snapshot(directory: str, container: str, image: str, env_file: str) -> list[str]:
@@ -89,4 +93,6 @@ def snapshot(directory: str, container: str, image: str, env_file: str) -> list[
 
 def prune_snapshots(parent: str, keep: int) -> list[str]:
     """Remove all but the newest `keep` snapshot directories under `parent`."""
-    return ["sh", "-c", _PRUNE_SCRIPT, "sh", _path(parent), str(keep + 1)]
+    if keep < 0:
+        raise ValueError(f"invalid number of snapshots to keep {keep!r}: expected 0 or more")
+    return ["sh", "-c", _PRUNE_SCRIPT, "sh", _path(parent), str(keep)]

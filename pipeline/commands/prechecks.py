@@ -23,6 +23,11 @@ def run_script() -> list[str]:
 def prechecks_args(
     env: Environment, *, registry: str | None, state_dir: str, image_size_mb: int, checks: tuple[str, ...]
 ) -> list[str]:
+    # The script parses any argument that starts with "--" as an option, even after the checks, so
+    # only known check names may follow the options.
+    for check in checks:
+        if check not in SERVER_CHECKS:
+            raise ValueError(f"invalid server check {check!r}: expected one of {', '.join(SERVER_CHECKS)}")
     args = [
         "--env", env.name,
         "--port", str(env.port),

@@ -40,9 +40,9 @@ server {{
         proxy_set_header X-Real-IP $remote_addr;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
         proxy_set_header X-Forwarded-Proto $scheme;
-        proxy_connect_timeout {env.proxy_connect_timeout:g}s;
-        proxy_send_timeout {env.proxy_read_timeout:g}s;
-        proxy_read_timeout {env.proxy_read_timeout:g}s;
+        proxy_connect_timeout {int(env.proxy_connect_timeout)}s;
+        proxy_send_timeout {int(env.proxy_read_timeout)}s;
+        proxy_read_timeout {int(env.proxy_read_timeout)}s;
         # Streamed inference output reaches the client as it is produced.
         proxy_buffering off;
     }}

@@ -16,6 +16,9 @@ def trivy(image_ref: str) -> list[str]:
 
 
 def grype(image_ref: str) -> list[str]:
+    # The image comes before the options and with no "--", so a leading "-" would make it an option.
+    if not image_ref or image_ref.startswith("-"):
+        raise ValueError(f"invalid image reference {image_ref!r} for grype: expected a reference not starting with '-'")
     return ["grype", image_ref, "--output", "json", "--quiet"]
 
 

@@ -301,3 +301,25 @@ def test_tls_needs_host(tmp_path: Path) -> None:
     config = write_config(tmp_path, ONE_ENV + 'tls_cert = "/etc/ssl/a.pem"\ntls_key = "/etc/ssl/a.key"\n')
     with pytest.raises(InputError, match="missing tls_host"):
         load({}, config=config, tmp_path=tmp_path)
+
+
+@pytest.mark.parametrize("host", ["::1", "fe80::1%x; return 200 pwned"])
+def test_tls_host_rejects_ipv6(tmp_path: Path, host: str) -> None:
+    tls = f'tls_cert = "/etc/ssl/a.pem"\ntls_key = "/etc/ssl/a.key"\ntls_host = "{host}"\n'
+    config = write_config(tmp_path, ONE_ENV + tls)
+    with pytest.raises(InputError, match="invalid tls_host .* in .*: expected a host name or an IPv4 address"):
+        load({}, config=config, tmp_path=tmp_path)
+
+
+@pytest.mark.parametrize("setting", ["pids_limit = inf", "ready_timeout = nan", "proxy_read_timeout = inf"])
+def test_environment_rejects_non_finite_number(tmp_path: Path, setting: str) -> None:
+    config = write_config(tmp_path, ONE_ENV + setting + "\n")
+    with pytest.raises(InputError, match="expected a finite number greater than 0"):
+        load({}, config=config, tmp_path=tmp_path)
+
+
+@pytest.mark.parametrize("setting", ["proxy_read_timeout = 0.5", "proxy_connect_timeout = 2147484"])
+def test_environment_rejects_bad_nginx_seconds(tmp_path: Path, setting: str) -> None:
+    config = write_config(tmp_path, ONE_ENV + setting + "\n")
+    with pytest.raises(InputError, match="expected whole seconds from 1 to 2147483"):
+        load({}, config=config, tmp_path=tmp_path)

@@ -107,6 +107,23 @@ def test_build_exact() -> None:
     ]  # fmt: skip
 
 
+def test_build_rejects_option_context() -> None:
+    with pytest.raises(ValueError, match="invalid command operand"):
+        docker.build("r/app:v1", build_args={}, context="--output=/")
+
+
+@pytest.mark.parametrize("name", ["APP=VERSION", "", "1ST", "A B"])
+def test_build_rejects_bad_arg_name(name: str) -> None:
+    with pytest.raises(ValueError, match="invalid build argument name"):
+        docker.build("r/app:v1", build_args={name: "v1"}, context="/src")
+
+
+@pytest.mark.parametrize("gpus", ['device=0",capabilities=compute,"1', "device=0\ncapabilities=compute", ""])
+def test_gpus_value_rejects_csv_breakout(gpus: str) -> None:
+    with pytest.raises(ValueError, match="invalid GPU request"):
+        docker.gpus_value(gpus)
+
+
 def test_stop_rename_remove_exact() -> None:
     assert docker.stop("agent-dk-uat", 10) == ["docker", "container", "stop", "--time", "10", "--", "agent-dk-uat"]
     assert docker.rename("a", "b") == ["docker", "container", "rename", "--", "a", "b"]
@@ -124,6 +141,24 @@ def test_builders_reject_option_operands(operand: str) -> None:
 def test_probe_url_for_wildcard_bind() -> None:
     assert probe.local_url("0.0.0.0", 18080, "/version") == "http://127.0.0.1:18080/version"
     assert probe.local_url("::1", 18080, "/health") == "http://[::1]:18080/health"
+
+
+@pytest.mark.parametrize("path", ["@evil.example/version", "", "version"])
+def test_probe_url_rejects_path_without_slash(path: str) -> None:
+    with pytest.raises(ValueError, match="invalid URL path"):
+        probe.local_url("127.0.0.1", 18080, path)
+
+
+@pytest.mark.parametrize("address", ["fe80::1%x]@evil.example#", "evil.example", "127.0.0.1:80"])
+def test_probe_url_rejects_bad_publish_address(address: str) -> None:
+    with pytest.raises(ValueError, match="invalid publish address"):
+        probe.local_url(address, 18080, "/version")
+
+
+def test_probe_turns_off_curl_globbing() -> None:
+    argv = probe.http_get("http://127.0.0.1:18080/{a,b}", timeout_seconds=2)
+    assert "--globoff" in argv
+    assert argv[-2:] == ["--", "http://127.0.0.1:18080/{a,b}"]
 
 
 def test_probe_rejects_non_http_url() -> None:

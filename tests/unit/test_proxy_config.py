@@ -57,3 +57,10 @@ def test_file_builders_reject_relative_paths(path: str) -> None:
 def test_write_file_rejects_bad_mode() -> None:
     with pytest.raises(ValueError, match="invalid mode"):
         files.write_file("/tmp/x", "777; rm")
+
+
+def test_render_config_writes_whole_seconds() -> None:
+    env = Environment("uat", (), "uat", "develop", 18080, "agent-dk-uat", proxy_read_timeout=1_000_000.0)
+    text = render_config(env, "r-0123456789ab")
+    assert "proxy_read_timeout 1000000s;" in text
+    assert "proxy_connect_timeout 5s;" in text

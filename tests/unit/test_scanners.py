@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import scanners
+from pipeline.commands import security as scanner_cli
 from pipeline.errors import InputError
 from pipeline.scanners import Finding
 
@@ -324,3 +325,15 @@ def test_summarise_counts_past_limit() -> None:
 def test_summarise_rejects_bad_threshold() -> None:
     with pytest.raises(InputError, match="invalid severity threshold 'SEVERE'"):
         scanners.summarise([], "SEVERE")
+
+
+@pytest.mark.parametrize("image_ref", ["--config=/tmp/grype.yaml", "-o", ""])
+def test_grype_rejects_option_image(image_ref: str) -> None:
+    with pytest.raises(ValueError, match="invalid image reference"):
+        scanner_cli.grype(image_ref)
+
+
+def test_scanner_commands_keep_image_one_operand() -> None:
+    commands = scanner_cli.scanner_commands("registry.test:5000/agent-dk:v1")
+    assert commands["trivy"][-2:] == ["--", "registry.test:5000/agent-dk:v1"]
+    assert commands["grype"][:2] == ["grype", "registry.test:5000/agent-dk:v1"]

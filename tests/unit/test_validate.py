@@ -91,3 +91,24 @@ def test_image_accepts(value: str) -> None:
 def test_image_rejects(value: str) -> None:
     with pytest.raises(InputError, match="BASE_IMAGE"):
         validate.image(value, source="BASE_IMAGE")
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), float("-inf"), 0, -1, True, "5"])
+def test_positive_number_rejects(value: object) -> None:
+    with pytest.raises(InputError, match="expected a finite number greater than 0"):
+        validate.positive_number(value, source="ready_timeout")
+
+
+def test_positive_number_accepts_int_and_float() -> None:
+    assert validate.positive_number(5, source="ready_timeout") == 5.0
+    assert validate.positive_number(0.5, source="ready_timeout") == 0.5
+
+
+def test_ip_address_rejects_zone() -> None:
+    with pytest.raises(InputError, match="without a zone"):
+        validate.ip_address("fe80::1%x]@evil.example#", source="PUBLISH_ADDRESS")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0.0.0.0", "0.0.0.0"), ("::1", "::1"), ("FE80::1", "fe80::1")])
+def test_ip_address_accepts(value: str, expected: str) -> None:
+    assert validate.ip_address(value, source="PUBLISH_ADDRESS") == expected

@@ -104,11 +104,11 @@ start_engine() {
   fi
 }
 
-registry_answers() { curl -fsS --max-time 2 "http://${1:-$REGISTRY_ADDR}/v2/" >/dev/null 2>&1; }
+registry_answers() { curl -fsS --max-time 2 "http://$1/v2/" >/dev/null 2>&1; }
 
 # The login registry answers 401 without credentials, which is how it shows it is up.
 auth_registry_answers() {
-  [[ $(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "http://${AUTH_REGISTRY_ADDR}/v2/" 2>/dev/null) == 401 ]]
+  [[ $(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "http://$1/v2/" 2>/dev/null) == 401 ]]
 }
 
 # Usage: start_registry NAME ADDRESS ANSWERS_FUNCTION [AUTH_CONFIG]
@@ -152,7 +152,8 @@ EOF
 # The password is made once and kept in a 0600 file; htpasswd reads it from stdin.
 start_auth_registry() {
   local dir=$SANDBOX_DIR/registry-auth
-  mkdir -p -m 0700 "$dir"
+  mkdir -p "$dir"
+  chmod 0700 "$dir"
   if [[ ! -s $dir/password ]]; then
     (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/password")
   fi
@@ -355,8 +356,8 @@ cmd_status() {
   else
     log "docker: not answering"; failed=1
   fi
-  if registry_answers; then log "registry: answers on ${REGISTRY_ADDR}"; else log "registry: not answering on ${REGISTRY_ADDR}"; failed=1; fi
-  if auth_registry_answers; then
+  if registry_answers "$REGISTRY_ADDR"; then log "registry: answers on ${REGISTRY_ADDR}"; else log "registry: not answering on ${REGISTRY_ADDR}"; failed=1; fi
+  if auth_registry_answers "$AUTH_REGISTRY_ADDR"; then
     log "registry-auth: answers on ${AUTH_REGISTRY_ADDR} (user ${AUTH_REGISTRY_USER}, password in ${SANDBOX_DIR}/registry-auth/password)"
   else
     log "registry-auth: not answering on ${AUTH_REGISTRY_ADDR}"; failed=1

@@ -38,7 +38,8 @@ def assert_failed_deploy_keeps_old(
         serving_after_failure = sandbox.serving("uat")
         rerun = deploy(sandbox, images.v3)
     summary = load.summary()
-    figures["faults"].append({"scenario": message, "requests": summary.sent, "failed": summary.failed})
+    scenario = f"new release {broken.rsplit('-', 1)[-1]}: {message}"
+    figures["faults"].append({"scenario": scenario, "requests": summary.sent, "failed": summary.failed})
     assert completed.returncode == 1
     assert message in completed.stderr
     assert serving_after_failure == old

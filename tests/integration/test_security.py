@@ -22,7 +22,7 @@ SANDBOX_DIR = REPO / ".sandbox"
 
 
 class CommandLineWatch:
-    """Read every process's /proc/PID/cmdline in a loop and record any that holds a secret."""
+    """Read every process's /proc/PID/cmdline in a loop and record any that contains a secret."""
 
     def __init__(self, secrets: list[str]) -> None:
         self.secrets = [secret.encode() for secret in secrets]
@@ -100,9 +100,7 @@ def secret_env(tmp_path: Path, slack: Receiver, teams: Receiver, password: str) 
     }
 
 
-def test_wrong_registry_password_is_refused_without_echo(
-    sandbox: Sandbox, images: ReleaseImages, tmp_path: Path
-) -> None:
+def test_wrong_registry_password_rejected(sandbox: Sandbox, images: ReleaseImages, tmp_path: Path) -> None:
     slack, teams = Receiver([]), Receiver([])
     env = secret_env(tmp_path, slack, teams, "not-the-password-31f9")
     sandbox.docker("tag", f"{REPOSITORY}:{images.v1}", f"{AUTH_REGISTRY}/agent-dk:{images.v1}")
@@ -113,7 +111,7 @@ def test_wrong_registry_password_is_refused_without_echo(
     assert "not-the-password-31f9" not in completed.stdout + completed.stderr
 
 
-def test_secrets_never_leak_into_output_files_or_command_lines(
+def test_secrets_absent_from_output_and_cmdlines(
     sandbox: Sandbox, images: ReleaseImages, receivers: tuple[Receiver, Receiver], tmp_path: Path
 ) -> None:
     slack, teams = receivers

@@ -416,7 +416,7 @@ def audit_(c: Context, env: str | None = None, last: str | None = None, verify: 
     with env_context(settings(), env) as ctx:
         lines = audit.read_lines(ctx)
         if verify:
-            heads = [record.audit_head for record in history.read(ctx)]
+            heads = [record.audit_head for record in history.read(ctx)] + [audit.read_stored_head(ctx)]
             outcome = audit.verify_lines(lines, heads)
             if not outcome.ok:
                 raise CheckFailed(f"audit trail of {ctx.env.name} is broken: {outcome.message}")

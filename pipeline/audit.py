@@ -1,8 +1,9 @@
 """The audit trail: append-only JSON lines per environment, chained by hashes.
 
 Each line carries `prev_hash` (the previous line's hash) and `hash`, the sha256 of the line's
-canonical JSON without `hash`. Editing, removing or reordering a line breaks the chain, and a
-tail cut off the end is found through the head hash that each release record stores.
+canonical JSON without `hash`. Editing, removing or reordering a line breaks the chain. A tail
+cut off the end is found through the head hashes stored elsewhere: in each release record, and
+in `audit.head` beside the file, which every new line rewrites.
 """
 
 from __future__ import annotations
@@ -48,6 +49,16 @@ def audit_path(ctx: EnvContext) -> str:
     return f"{ctx.root}/audit.jsonl"
 
 
+def head_path(ctx: EnvContext) -> str:
+    return f"{ctx.root}/audit.head"
+
+
+def read_stored_head(ctx: EnvContext) -> str:
+    """Return the hash that the newest record() stored beside the file, or "" on a server without one."""
+    result = ctx.runner.run(files.read_file(head_path(ctx)), check=False, quiet=True)
+    return result.stdout.strip() if result.ok else ""
+
+
 def read_lines(ctx: EnvContext) -> list[str]:
     result = ctx.runner.run(files.read_file(audit_path(ctx)), check=False, quiet=True)
     return [line for line in result.stdout.split("\n") if line] if result.ok else []
@@ -79,6 +90,8 @@ def record(ctx: EnvContext, action: str, result: str, **fields: Any) -> dict[str
     entry["hash"] = line_hash(entry)
     text = canonical(entry) + "\n"
     ctx.runner.run(files.append_file(audit_path(ctx)), stdin=text, quiet=True)
+    # The newest hash, kept apart from the file, finds lines cut off its end after the last release record.
+    ctx.runner.run(files.write_file(head_path(ctx), "0600"), stdin=entry["hash"] + "\n", quiet=True)
     append_local(ctx.env.name, text)
     return entry
 
@@ -123,7 +136,7 @@ def verify_lines(lines: list[str], expected_heads: list[str]) -> Verification:
         return Verification(
             False,
             len(lines),
-            f"the release history refers to audit line {missing[-1][:12]}..., which is not in the file: "
+            f"the release history or audit.head refers to audit line {missing[-1][:12]}..., which is not in the file: "
             "lines were cut off the end",
         )
     return Verification(True, len(lines), f"{len(lines)} lines, chain intact, head {previous[:12]}")

@@ -249,7 +249,7 @@ def deploy(
     env = ctx.env
     log.info("deploy: %s version %s (%s) on %s", env.name, version, env.strategy, ctx.runner.where)
     with step(timeline, "prepare server and pull image"):
-        setup.ensure_state(ctx)
+        setup.ensure_directories(ctx)
         setup.ensure_network(ctx)
         if image is None:
             image = pull(ctx, version)
@@ -275,9 +275,11 @@ def deploy(
         )
         return DeployResult(env.name, version, image, serving.name, False, message, 0, 0, from_version, from_image)
 
-    # Only now is it certain that the deploy changes something: back up what serves first.
+    # Only now is it certain that the deploy changes something: back up what serves first, so the
+    # backup records the env file the serving release was started with, then write the new one.
     if before_change is not None:
         before_change(serving)
+    setup.write_app_env(ctx)
     name = choose_name(ctx, version, rows, serving.name if serving else None)
     stray = [leftover for leftover in stray if leftover != name]
 

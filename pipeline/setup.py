@@ -19,9 +19,17 @@ def render_app_env(ctx: EnvContext) -> str:
 
 
 def ensure_state(ctx: EnvContext) -> None:
+    ensure_directories(ctx)
+    write_app_env(ctx)
+
+
+def ensure_directories(ctx: EnvContext) -> None:
     ctx.runner.run(files.make_directory(ctx.root, "0700"), quiet=True)
     # The proxy reads its config from here, so the directory is readable by other users.
     ctx.runner.run(files.make_directory(ctx.proxy_dir, "0755"), quiet=True)
+
+
+def write_app_env(ctx: EnvContext) -> None:
     ctx.runner.run(files.write_file(ctx.app_env_file, "0600"), stdin=render_app_env(ctx), quiet=True)
 
 

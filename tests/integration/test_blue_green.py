@@ -64,7 +64,11 @@ def test_never_healthy_release_keeps_old_serving(sandbox: Sandbox, images: Relea
 
 def test_wrong_version_release_keeps_old_serving(sandbox: Sandbox, images: ReleaseImages, figures: dict) -> None:
     assert_failed_deploy_keeps_old(
-        sandbox, images, images.wrong_version, "reports version 'not-the-deployed-tag'", figures
+        sandbox,
+        images,
+        images.wrong_version,
+        f"reports version 'not-the-deployed-tag' instead of '{images.wrong_version}'",
+        figures,
     )
 
 

@@ -103,7 +103,7 @@ def test_changed_host_key_is_rejected(sandbox: Sandbox, images: ReleaseImages, t
     )
     assert completed.returncode == 1
     assert "does not match the pinned one" in completed.stderr
-    assert "SHA256:" in completed.stderr
+    assert completed.stderr.count("SHA256:") == 2
     assert sandbox.snapshot() == before
 
 
@@ -116,6 +116,7 @@ def test_unknown_host_key_is_rejected(sandbox: Sandbox, images: ReleaseImages, t
     )
     assert completed.returncode == 1
     assert "is not in SSH_KNOWN_HOSTS" in completed.stderr
+    assert "the server offered SHA256:" in completed.stderr
     assert "adding this line to SSH_KNOWN_HOSTS: [127.0.0.1]:2222 ssh-ed25519 " in completed.stderr
     assert sandbox.snapshot() == before
 

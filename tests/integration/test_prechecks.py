@@ -227,8 +227,8 @@ def test_gpu_check_fails_without_runtime(sandbox: Sandbox, deployed: str) -> Non
 
 
 def test_prod_deploy_without_approval_changes_nothing(sandbox: Sandbox, images: ReleaseImages) -> None:
-    before = sandbox.snapshot()
+    before = sandbox.state()
     completed = sandbox.invoke("deploy", "--env=prod", f"--version={images.v1}")
     assert completed.returncode == 2
     assert "requires approval" in completed.stderr
-    assert sandbox.snapshot() == before
+    assert sandbox.state() == before

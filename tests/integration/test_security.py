@@ -6,6 +6,7 @@ runs for real on both sides: on this machine for the push and on the server for 
 
 from __future__ import annotations
 
+import pwd
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -28,7 +29,8 @@ class CommandLineWatch:
         self.secrets = [secret.encode() for secret in secrets]
         # (index of the secret, the command line with every secret masked)
         self.leaks: list[tuple[int, str]] = []
-        self.logins_seen = 0
+        # Owners (uids) of the `docker login --password-stdin` processes seen.
+        self.login_users: set[int] = set()
         self.passes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -46,10 +48,10 @@ class CommandLineWatch:
             for path in Path("/proc").glob("[0-9]*/cmdline"):
                 try:
                     command = path.read_bytes()
+                    if b"--password-stdin" in command:
+                        self.login_users.add(path.parent.stat().st_uid)
                 except OSError:
                     continue  # the process ended while being read
-                if b"--password-stdin" in command:
-                    self.logins_seen += 1
                 for index, secret in enumerate(self.secrets):
                     if secret in command:
                         self.leaks.append((index, self._masked(command)))
@@ -132,6 +134,7 @@ def test_secrets_absent_from_output_and_cmdlines(
         ("deploy", "--env=uat", f"--version={images.v2}"),
         ("rollback", "--env=uat", "--reason=secret scan of a rollback"),
         ("notify", "--env=uat", f"--version={images.v1}", "--action=rollback"),
+        ("metadata", "--env=uat", f"--version={images.v1}"),
         ("audit", "--env=uat", "--verify"),
     ]
     output = []
@@ -143,9 +146,10 @@ def test_secrets_absent_from_output_and_cmdlines(
             completed = sandbox.invoke(*args, extra_env=env)
             assert completed.returncode == 0, f"{args}: {completed.stderr}"
             output.append((" ".join(args), completed.stdout + completed.stderr))
+    assert (tmp_path / "github-output").is_file()
     assert watch.passes > 10
-    # Both logins were seen, so the watch would have caught a password on the command line.
-    assert watch.logins_seen >= 1
+    # The push logged in as root here, the server's pull as the deploy user: the watch saw both.
+    assert watch.login_users == {0, pwd.getpwnam("deploy").pw_uid}
     canary_index = len(secrets)
     assert any(index == canary_index for index, _ in watch.leaks), "the watch missed the canary process"
     assert [leak for leak in watch.leaks if leak[0] != canary_index] == []

@@ -116,7 +116,7 @@ def test_unknown_host_key_is_rejected(sandbox: Sandbox, images: ReleaseImages, t
     )
     assert completed.returncode == 1
     assert "is not in SSH_KNOWN_HOSTS" in completed.stderr
-    assert "the server offered SHA256:" in completed.stderr
+    assert "the server offered ssh-ed25519 SHA256:" in completed.stderr
     assert "adding this line to SSH_KNOWN_HOSTS: [127.0.0.1]:2222 ssh-ed25519 " in completed.stderr
     assert sandbox.snapshot() == before
 

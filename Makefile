@@ -38,7 +38,7 @@ demo: venv sandbox-up ## Build, push and deploy to uat on the local sandbox
 test: venv ## Lint, then run the unit and integration tests (needs the sandbox)
 	$(NOX) -s lint tests
 
-lint: venv ## Run ruff, flake8 and shellcheck
+lint: venv ## Run ruff, flake8, shellcheck and the workflow checks
 	$(NOX) -s lint
 
 unit: venv ## Run the unit tests

@@ -372,7 +372,7 @@ def lock_(c: Context, env: str | None = None) -> None:
         if info is None:
             print(f"{ctx.env.name} is not locked")
         else:
-            print(f"{ctx.env.name} is locked: {info.describe(ctx.env.lock_stale_after)}")
+            print(f"{ctx.env.name} is locked: {info.describe(ctx.env.lock_stale_after, ctx.env.name)}")
 
 
 @task(help={"env": ENV_HELP, "reason": "why the lock is removed (required)", "approved-by": APPROVED_BY_HELP})
@@ -395,7 +395,7 @@ def unlock(c: Context, env: str | None = None, reason: str | None = None, approv
             "unlock",
             "succeeded",
             reason=text,
-            detail=f"removed lock {removed.describe(ctx.env.lock_stale_after)}",
+            detail=f"removed lock {removed.describe(ctx.env.lock_stale_after, ctx.env.name)}",
             approved_by=approval.approver if approval else "",
         )
         print(f"removed the lock of {ctx.env.name} ({removed.holder}, since {removed.started_at})")

@@ -51,7 +51,15 @@ def login(settings: Settings, runner: Runner) -> None:
     """Log in to the registry when credentials are set; the password goes on stdin."""
     registry = settings.require_registry()
     if registry.username and registry.password:
-        runner.run(docker.login(registry.address, registry.username), stdin=registry.password.reveal())
+        try:
+            runner.run(docker.login(registry.address, registry.username), stdin=registry.password.reveal())
+        except RemoteCommandError as error:
+            raise RemoteCommandError(
+                f"{error}\n  docker login to {registry.address} as {registry.username} failed: "
+                "check REGISTRY_USERNAME and REGISTRY_PASSWORD",
+                exit_code=error.command_exit_code,
+                stderr=error.stderr,
+            ) from None
 
 
 def push_image(settings: Settings, runner: Runner, *, version: str, also_tags: tuple[str, ...] = ()) -> list[str]:

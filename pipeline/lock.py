@@ -60,7 +60,7 @@ class LockInfo:
             return False
         return False
 
-    def describe(self, stale_after: float) -> str:
+    def describe(self, stale_after: float, environment: str) -> str:
         age = self.age_seconds()
         text = (
             f"held by {self.holder} ({self.action}"
@@ -72,14 +72,14 @@ class LockInfo:
         if self.holder_gone():
             text += (
                 f"; STALE: its process (pid {self.pid} on this machine) no longer runs, so it was killed before "
-                "it could release the lock. Run `invoke status --env=ENV` to see what serves, then remove the "
-                "lock with `invoke unlock --env=ENV --reason=TEXT`"
+                f"it could release the lock. Run `invoke status --env={environment}` to see what serves, then "
+                f"remove the lock with `invoke unlock --env={environment} --reason=TEXT`"
             )
         elif age > stale_after:
             text += (
                 f"; STALE: older than the maximum deploy duration of {stale_after:g} s, so its holder has "
                 "probably died. Check that no deploy still runs, then remove it with "
-                "`invoke unlock --env=ENV --reason=TEXT`"
+                f"`invoke unlock --env={environment} --reason=TEXT`"
             )
         return text
 
@@ -128,7 +128,7 @@ def hold(ctx: EnvContext, *, action: str, reason: str = "", wait_seconds: float 
     deadline = time.monotonic() + wait_seconds
     while not try_acquire(ctx, info):
         current = read_lock(ctx)
-        described = current.describe(ctx.env.lock_stale_after) if current else "held by an unknown holder"
+        described = current.describe(ctx.env.lock_stale_after, ctx.env.name) if current else "held by an unknown holder"
         if time.monotonic() >= deadline:
             waited = f" after waiting {wait_seconds:g} s" if wait_seconds else ""
             raise LockHeld(f"{ctx.env.name} is locked{waited}: {described}. Wait for it, or pass --lock-wait=SECONDS")

@@ -294,7 +294,7 @@ def test_dead_holder_lock_is_named(sandbox: Sandbox, images: ReleaseImages, figu
         blocked = deploy(sandbox, images.v2)
         assert blocked.returncode == 1
         assert f"pid {process.pid} on this machine) no longer runs" in blocked.stderr
-        assert "invoke unlock --env=ENV --reason=TEXT" in blocked.stderr
+        assert "invoke unlock --env=uat --reason=TEXT" in blocked.stderr
         remove_stale_lock(sandbox, "fault test: holder killed")
         assert deploy(sandbox, images.v2).returncode == 0
     assert http_version(UAT_PORT) == images.v2

@@ -110,6 +110,7 @@ def test_wrong_registry_password_rejected(sandbox: Sandbox, images: ReleaseImage
     assert completed.returncode == 1
     assert "docker login" in completed.stderr
     assert "401 Unauthorized" in completed.stderr
+    assert "check REGISTRY_USERNAME and REGISTRY_PASSWORD" in completed.stderr
     assert "not-the-password-31f9" not in completed.stdout + completed.stderr
 
 

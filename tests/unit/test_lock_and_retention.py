@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import dataclasses
+import os
+import socket
+import subprocess
 from datetime import UTC, datetime
 
 from pipeline.lock import LockInfo
@@ -14,10 +18,32 @@ def test_lock_age() -> None:
 
 
 def test_old_lock_is_stale_with_way_out() -> None:
-    text = INFO.describe(stale_after=60)
+    text = INFO.describe(stale_after=60, environment="prod")
     assert "held by alice@laptop (deploy: hotfix)" in text
     assert "STALE" in text
-    assert "invoke unlock" in text
+    assert "invoke unlock --env=prod --reason=TEXT" in text
+
+
+def test_dead_local_holder_is_stale_at_once() -> None:
+    # A pid that just exited on this machine, and a lock started now, so age alone is not stale.
+    dead = dataclasses.replace(
+        INFO, host=socket.gethostname(), pid=_exited_pid(), started_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    assert dead.holder_gone()
+    text = dead.describe(stale_after=3600, environment="uat")
+    assert "no longer runs" in text
+    assert "invoke unlock --env=uat --reason=TEXT" in text
+
+
+def test_live_or_remote_holder_is_not_gone() -> None:
+    assert not dataclasses.replace(INFO, host=socket.gethostname(), pid=os.getpid()).holder_gone()
+    assert not dataclasses.replace(INFO, host="another-runner", pid=_exited_pid()).holder_gone()
+
+
+def _exited_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
 
 
 def test_failed_releases_do_not_count_toward_retention() -> None:

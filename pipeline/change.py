@@ -1,6 +1,6 @@
 """One change to an environment (a deploy or a rollback) with everything around it.
 
-In order: check that the server's engine answers and has disk, take the lock, check the change
+In order: check that the server's engine responds and has free disk, take the lock, check the change
 freeze again, audit the approval and the start, back up what serves, deploy, then audit the
 outcome and record it in the release history. The lock is released in every case, Ctrl-C
 included.

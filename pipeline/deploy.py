@@ -304,7 +304,7 @@ def deploy(
             start_release(ctx, name, image, version)
             wait_ready(ctx, name, version)
     except ConnectionFailed as error:
-        # The connection dropped: stop the new release over a new one if the server answers again.
+        # The connection dropped: stop the new release over a new connection if the server is reachable.
         try:
             fail_release(ctx, name)
         except PipelineError:

@@ -1,6 +1,6 @@
-"""What a change needs from the server before it takes the lock: an answering engine and disk.
+"""What a change needs from the server before it takes the lock: a responsive engine and free disk.
 
-Both are asked before anything changes, so a deploy to a server whose Docker engine hangs or
+Both are checked before anything changes, so a deploy to a server whose Docker engine hangs or
 whose disk is full fails with one clear message instead of half-way through a deploy.
 """
 
@@ -12,12 +12,12 @@ from pipeline.errors import CheckFailed, DeployFailed, RemoteCommandError
 from pipeline.prechecks import server_results
 from pipeline.server import EnvContext
 
-# `docker version` answers in well under a second; a stopped or hung engine never does.
+# `docker version` returns in well under a second, but a stopped or hung engine never responds.
 ENGINE_TIMEOUT_SECONDS = 15.0
 
 
 def check_engine(ctx: EnvContext) -> str:
-    """Return the engine's version, or raise DeployFailed naming the engine that does not answer."""
+    """Return the engine's version, or raise DeployFailed naming the engine that does not respond."""
     try:
         result = ctx.runner.run(docker.server_version(), timeout=ENGINE_TIMEOUT_SECONDS, quiet=True)
     except RemoteCommandError as error:

@@ -106,7 +106,7 @@ start_engine() {
 
 registry_answers() { curl -fsS --max-time 2 "http://$1/v2/" >/dev/null 2>&1; }
 
-# The login registry answers 401 without credentials, which is how it shows it is up.
+# The login registry returns 401 to a request without credentials, which shows it is up.
 auth_registry_answers() {
   [[ $(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "http://$1/v2/" 2>/dev/null) == 401 ]]
 }

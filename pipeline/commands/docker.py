@@ -113,7 +113,7 @@ def engine_info() -> list[str]:
 
 
 def server_version() -> list[str]:
-    """Ask the engine itself (not just the client) for its version: fails when the engine does not answer."""
+    """Request the engine's own version, not only the client's, so the command fails when the engine is down."""
     return ["docker", "version", "--format", "{{.Server.Version}}"]
 
 

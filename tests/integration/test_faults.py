@@ -1,4 +1,4 @@
-"""Faults during a deploy: the port keeps answering, and a rerun afterwards succeeds.
+"""Faults during a deploy: the port keeps serving, and a rerun afterwards succeeds.
 
 Each test keeps a steady load on the environment's port for the whole scenario, fault and
 rerun included, and records its figures for docs/reliability.md.
@@ -221,8 +221,8 @@ def test_hung_engine_fails_within_timeout(sandbox: Sandbox, images: ReleaseImage
     assert deploy(sandbox, images.v1).returncode == 0
     before = sandbox.state()
     engine = int((SANDBOX_DIR / "dockerd.pid").read_text())
-    # The containers keep running, but Docker's DNS, which the proxy asks for the release's
-    # address every few seconds, is part of the engine: a request that needs a fresh answer waits.
+    # The containers keep running, but Docker's DNS, which the proxy queries for the release's
+    # address every few seconds, is part of the engine. So a request that needs a fresh lookup waits.
     with watched(figures, "Docker engine hung (SIGSTOP) during a deploy", may_drop=True):
         os.kill(engine, signal.SIGSTOP)
         try:

@@ -1,5 +1,5 @@
 """Property tests: no value given to a file, probe, scanner or script builder can add an argument
-or a shell command. The Docker builders have theirs in test_docker_properties.py.
+or a shell command. The Docker builders' cases are in test_docker_properties.py and run here too.
 
 tests/unit/property_support.py describes the check each case runs.
 """
@@ -26,6 +26,7 @@ from tests.unit.property_support import (
     split_by_shell,
     tls_environment,
 )
+from tests.unit.test_docker_properties import CASES as DOCKER_CASES
 
 IMAGE = "registry.test:5000/agent-dk:v1"
 NAME = "agent-dk-uat-v1"
@@ -181,7 +182,8 @@ CASES = [
         values=NON_EMPTY_TEXT,
     ),
 ]
-PARAMS = [pytest.param(case, id=case.id) for case in CASES]
+# The Docker builders' cases live in test_docker_properties.py; both tables run through these tests.
+PARAMS = [pytest.param(case, id=case.id) for case in [*DOCKER_CASES, *CASES]]
 
 
 @pytest.mark.parametrize("case", PARAMS)

@@ -1,6 +1,6 @@
-"""Property tests: no value given to a Docker command builder can add an argument or a shell command.
+"""Cases for the property tests of the Docker command builders: each names a builder and a value slot.
 
-tests/unit/property_support.py describes the check each case runs.
+test_builder_properties.py runs them; tests/unit/property_support.py describes the check each case runs.
 """
 
 from __future__ import annotations
@@ -8,8 +8,6 @@ from __future__ import annotations
 import csv
 from typing import Any
 
-import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.commands import docker
@@ -18,10 +16,7 @@ from tests.unit.property_support import (
     NON_EMPTY_TEXT,
     NUMBER_OR_TEXT,
     ArgvCase,
-    build_accepted,
-    check_value_in_place,
     option_value,
-    split_by_shell,
 )
 
 IMAGE = "registry.test:5000/agent-dk:v1"
@@ -157,23 +152,3 @@ CASES = [
         "run_proxy tls_key", lambda v: run_proxy(tls_key=v), "/etc/tls/key.pem", ("{}:/etc/nginx/tls/key.pem:ro",)
     ),
 ]
-PARAMS = [pytest.param(case, id=case.id) for case in CASES]
-
-
-@pytest.mark.parametrize("case", PARAMS)
-@settings(max_examples=1000)
-@given(data=st.data())
-def test_value_stays_in_its_argument(case: ArgvCase, data: st.DataObject) -> None:
-    check_value_in_place(case, data.draw(case.values, label="value"))
-
-
-# sshd runs the joined command with the deploy user's login shell, often bash, so sh and bash both
-# check it. Each example starts two shells, so this takes 20 lists of up to 10 values per case. The
-# test above covers 1000 values per case without starting a process.
-@pytest.mark.parametrize("case", PARAMS)
-@settings(max_examples=20, deadline=None)
-@given(data=st.data())
-def test_shell_passes_argv_unchanged(case: ArgvCase, data: st.DataObject) -> None:
-    commands = build_accepted(case, data.draw(st.lists(case.values, min_size=1, max_size=10), label="values"))
-    for shell in ("sh", "bash"):
-        assert split_by_shell(shell, commands) == commands
